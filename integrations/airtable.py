@@ -1,0 +1,333 @@
+"""Airtable Web API client that lives within Airtable Free.
+
+pyairtable does the requests; this module adds what a 1,000-calls-a-month workspace needs:
+
+* every call is counted in the :class:`~integrations.ledger.CallLedger` (month, base, kind);
+* no call is sent once the allowance is spent, nor after Airtable's monthly block
+  (``PUBLIC_API_BILLING_LIMIT_EXCEEDED``, never retried);
+* at most 5 requests per second per base; ``RATE_LIMIT_REACHED`` waits the 30 s penalty and
+  retries a bounded number of times;
+* 5xx and network failures are retried only for requests that are safe to repeat;
+* every failure is one :class:`AirtableError` with the HTTP status, Airtable's code and message.
+
+The token never appears in an error or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time as _time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from pyairtable import Api
+
+from bases.records import Record
+from integrations.ledger import CallLedger
+
+log = logging.getLogger(__name__)
+
+REQUESTS_PER_SECOND = 5
+RATE_LIMIT_PENALTY_SECONDS = 30.0
+RATE_LIMIT_RETRIES = 2
+SERVER_ERROR_RETRIES = 2
+SERVER_ERROR_BACKOFF_SECONDS = (2.0, 8.0)
+RETRIABLE_STATUS = (500, 502, 503, 504)
+DEFAULT_TIMEOUT = (5, 30)
+WRITE_BATCH = 10
+PAGE_SIZE = 100
+BILLING_LIMIT = "PUBLIC_API_BILLING_LIMIT_EXCEEDED"
+RATE_LIMIT = "RATE_LIMIT_REACHED"
+
+_BASE_RE = re.compile(r"/(app[A-Za-z0-9]+)")
+
+
+class AirtableError(Exception):
+    """An Airtable call failed: HTTP status (0 = no answer), Airtable's code, its message."""
+
+    def __init__(self, status: int, code: str, message: str, *, url: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.url = url
+        where = f" ({url})" if url else ""
+        super().__init__(f"Airtable {status} {code}: {message}{where}")
+
+
+class BudgetExhausted(AirtableError):
+    """No call may be sent this month: the allowance is spent or Airtable blocks the workspace."""
+
+
+def parse_error_body(body: Any) -> tuple[str, str]:
+    """Airtable's error code and message from any of its three body shapes."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, str):
+            return err, str(body.get("message", ""))
+        if isinstance(err, dict):
+            return str(err.get("type", "UNKNOWN")), str(err.get("message", ""))
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            return str(first.get("error", first.get("type", "UNKNOWN"))), str(first.get("message", ""))
+    return "UNKNOWN", ""
+
+
+def error_from_response(response: requests.Response) -> AirtableError:
+    try:
+        code, message = parse_error_body(response.json())
+    except ValueError:
+        code, message = "UNKNOWN", response.text[:200]
+    url = _redact_url(response.request.url if response.request else "")
+    cls = BudgetExhausted if code == BILLING_LIMIT else AirtableError
+    return cls(response.status_code, code, message, url=url)
+
+
+def _redact_url(url: str | None) -> str:
+    """Path only: query strings may hold record ids and formulas, never needed in a message."""
+    return (url or "").split("?")[0]
+
+
+def call_kind(method: str, url: str) -> str:
+    """A short name for the kind of call, used by the ledger and `partnerops budget`."""
+    path = url.split("?")[0]
+    if "/webhooks" in path:
+        return "webhook-poll" if path.endswith("/payloads") else "webhook"
+    if "/meta/" in path:
+        return "schema" if method == "GET" else "schema-write"
+    if method == "GET" or path.endswith("/listRecords"):
+        return "read"
+    return {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
+
+
+def _safe_to_repeat(method: str, url: str) -> bool:
+    path = url.split("?")[0]
+    return method in ("GET", "PATCH", "PUT", "DELETE") or path.endswith(("/listRecords", "/refresh"))
+
+
+@dataclass
+class Clock:
+    """Injected time: tests pass a fake clock so penalties cost no real seconds."""
+
+    time: Callable[[], float] = _time.monotonic
+    sleep: Callable[[float], None] = _time.sleep
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+class GuardedSession(requests.Session):
+    """A requests session that counts, throttles and retries every Airtable call."""
+
+    def __init__(self, ledger: CallLedger, allowance: int, clock: Clock) -> None:
+        super().__init__()
+        self.ledger = ledger
+        self.allowance = allowance
+        self.clock = clock
+        self._recent: dict[str, deque[float]] = defaultdict(deque)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        method_s = method.decode() if isinstance(method, bytes) else str(method).upper()
+        url_s = url.decode() if isinstance(url, bytes) else str(url)
+        match = _BASE_RE.search(url_s.split("?")[0])
+        base = match.group(1) if match else "meta"
+        kind = call_kind(method_s, url_s)
+        rate_retries, server_retries = RATE_LIMIT_RETRIES, SERVER_ERROR_RETRIES
+        while True:
+            self._check_budget()
+            self._throttle(base)
+            self.ledger.record(self.clock.now(), base, kind)
+            try:
+                response = super().request(method_s, url_s, *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if server_retries > 0 and _safe_to_repeat(method_s, url_s):
+                    self._backoff(server_retries)
+                    server_retries -= 1
+                    continue
+                raise AirtableError(0, "NETWORK", f"no answer: {type(exc).__name__}", url=_redact_url(url_s)) from None
+            if response.status_code == 429:
+                err = error_from_response(response)
+                if isinstance(err, BudgetExhausted):
+                    self.ledger.block(self.clock.now(), err.message)
+                    raise err
+                if rate_retries > 0:
+                    log.warning("Airtable rate limit on %s; waiting %.0f s", base, RATE_LIMIT_PENALTY_SECONDS)
+                    self.clock.sleep(RATE_LIMIT_PENALTY_SECONDS)
+                    rate_retries -= 1
+                    continue
+                raise err
+            if response.status_code in RETRIABLE_STATUS and server_retries > 0 and _safe_to_repeat(method_s, url_s):
+                self._backoff(server_retries)
+                server_retries -= 1
+                continue
+            return response
+
+    def _check_budget(self) -> None:
+        now = self.clock.now()
+        reason = self.ledger.blocked(now)
+        if reason is not None:
+            raise BudgetExhausted(429, BILLING_LIMIT, f"Airtable blocks this workspace until the 1st of next month: {reason}")
+        used = self.ledger.used(now)
+        if used >= self.allowance:
+            raise BudgetExhausted(
+                0,
+                "ALLOWANCE_SPENT",
+                f"{used} of {self.allowance} Airtable calls used this month; no more calls until the 1st "
+                "(raise AIRTABLE_MONTHLY_CALLS only if your plan allows more)",
+            )
+
+    def _throttle(self, base: str) -> None:
+        recent = self._recent[base]
+        now = self.clock.time()
+        while recent and now - recent[0] >= 1.0:
+            recent.popleft()
+        if len(recent) >= REQUESTS_PER_SECOND:
+            self.clock.sleep(1.0 - (now - recent[0]) + 0.01)
+            recent.popleft()
+        recent.append(self.clock.time())
+
+    def _backoff(self, retries_left: int) -> None:
+        index = min(SERVER_ERROR_RETRIES - retries_left, len(SERVER_ERROR_BACKOFF_SECONDS) - 1)
+        self.clock.sleep(SERVER_ERROR_BACKOFF_SECONDS[index])
+
+
+class GuardedApi(Api):
+    """pyairtable's Api over a :class:`GuardedSession`, raising :class:`AirtableError`."""
+
+    def __init__(self, token: str, *, endpoint_url: str, session: GuardedSession, timeout: tuple[int, int]) -> None:
+        super().__init__(token, timeout=timeout, retry_strategy=None, endpoint_url=endpoint_url.rstrip("/"))
+        session.headers.update(self.session.headers)
+        self.session = session
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().request(*args, **kwargs)
+        except requests.HTTPError as exc:
+            if exc.response is None:
+                raise AirtableError(0, "UNKNOWN", "no response") from None
+            raise error_from_response(exc.response) from None
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def record_id_formula(ids: Iterable[str]) -> str:
+    parts = [f"RECORD_ID()='{i}'" for i in ids]
+    return parts[0] if len(parts) == 1 else f"OR({','.join(parts)})"
+
+
+class AirtableClient:
+    """The calls the jobs make, addressed by base *key* ("partners", "referrals", "circles")."""
+
+    def __init__(
+        self,
+        token: str,
+        base_ids: dict[str, str],
+        *,
+        ledger: CallLedger,
+        allowance: int,
+        api_url: str = "https://api.airtable.com",
+        clock: Clock | None = None,
+        timeout: tuple[int, int] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_ids = dict(base_ids)
+        self.ledger = ledger
+        self.clock = clock or Clock()
+        self.session = GuardedSession(ledger, allowance, self.clock)
+        self.api = GuardedApi(token, endpoint_url=api_url, session=self.session, timeout=timeout)
+        self.endpoint = api_url.rstrip("/")
+
+    def base_id(self, key: str) -> str:
+        return self.base_ids[key]
+
+    def remaining(self) -> int:
+        return max(0, self.session.allowance - self.ledger.used(self.clock.now()))
+
+    def can_afford(self, calls: int) -> bool:
+        return self.ledger.blocked(self.clock.now()) is None and calls <= self.remaining()
+
+    # records ---------------------------------------------------------------------------------
+
+    def list_records(
+        self, key: str, table: str, *, fields: list[str] | None = None, formula: str | None = None
+    ) -> list[Record]:
+        options: dict[str, Any] = {"page_size": PAGE_SIZE}
+        if fields is not None:
+            options["fields"] = fields
+        if formula:
+            options["formula"] = formula
+        out: list[Record] = []
+        for page in self.api.table(self.base_id(key), table).iterate(**options):
+            out.extend(Record.from_api(r) for r in page)
+        return out
+
+    def records_by_id(self, key: str, table: str, ids: list[str], *, fields: list[str] | None = None) -> list[Record]:
+        """Read only these records: one call per 100 ids."""
+        out: list[Record] = []
+        for chunk in _chunks(sorted(set(ids)), PAGE_SIZE):
+            out.extend(self.list_records(key, table, fields=fields, formula=record_id_formula(chunk)))
+        return out
+
+    def create(self, key: str, table: str, rows: list[dict[str, Any]]) -> list[Record]:
+        tbl = self.api.table(self.base_id(key), table)
+        out: list[Record] = []
+        for chunk in _chunks(rows, WRITE_BATCH):
+            out.extend(Record.from_api(r) for r in tbl.batch_create(chunk))
+        return out
+
+    def update(self, key: str, table: str, changes: list[tuple[str, dict[str, Any]]]) -> list[Record]:
+        """PATCH only the given cells, 10 records a call."""
+        tbl = self.api.table(self.base_id(key), table)
+        out: list[Record] = []
+        for chunk in _chunks(changes, WRITE_BATCH):
+            payload: list[Any] = [{"id": rid, "fields": fields} for rid, fields in chunk]
+            out.extend(Record.from_api(r) for r in tbl.batch_update(payload))
+        return out
+
+    def delete(self, key: str, table: str, ids: list[str]) -> None:
+        tbl = self.api.table(self.base_id(key), table)
+        for chunk in _chunks(ids, WRITE_BATCH):
+            tbl.batch_delete(chunk)
+
+    # metadata --------------------------------------------------------------------------------
+
+    def schema(self, key: str) -> dict[str, Any]:
+        """The live base schema: {"tables": [{"id", "name", "fields": [...]}, ...]} (1 call)."""
+        url = f"{self.endpoint}/v0/meta/bases/{self.base_id(key)}/tables"
+        return dict(self.api.request("GET", url))
+
+    def list_bases(self) -> list[dict[str, Any]]:
+        return list(self.api.request("GET", f"{self.endpoint}/v0/meta/bases").get("bases", []))
+
+    def create_base(self, workspace_id: str, name: str, tables: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {"name": name, "workspaceId": workspace_id, "tables": tables}
+        return dict(self.api.request("POST", f"{self.endpoint}/v0/meta/bases", json=body))
+
+    def create_field(self, base_id: str, table_id: str, field: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.endpoint}/v0/meta/bases/{base_id}/tables/{table_id}/fields"
+        return dict(self.api.request("POST", url, json=field))
+
+    # webhooks as a polled change feed --------------------------------------------------------
+
+    def _hooks_url(self, key: str) -> str:
+        return f"{self.endpoint}/v0/bases/{self.base_id(key)}/webhooks"
+
+    def list_webhooks(self, key: str) -> list[dict[str, Any]]:
+        return list(self.api.request("GET", self._hooks_url(key)).get("webhooks", []))
+
+    def create_webhook(self, key: str, specification: dict[str, Any]) -> dict[str, Any]:
+        body = {"notificationUrl": None, "specification": specification}
+        return dict(self.api.request("POST", self._hooks_url(key), json=body))
+
+    def delete_webhook(self, key: str, webhook_id: str) -> None:
+        self.api.request("DELETE", f"{self._hooks_url(key)}/{webhook_id}")
+
+    def webhook_payloads(self, key: str, webhook_id: str, cursor: int) -> dict[str, Any]:
+        """One page (≤50) of payloads from ``cursor``: {"payloads", "cursor", "mightHaveMore"}."""
+        url = f"{self._hooks_url(key)}/{webhook_id}/payloads"
+        return dict(self.api.request("GET", url, params={"cursor": cursor}))

@@ -1,0 +1,141 @@
+"""Operator commands: `check`, `budget`, `bases create`, `bases check`."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timezone
+from typing import TextIO
+
+from bases.drift import compare, create_base_body, link_fields
+from bases.schema import BASES, CIRCLE_DEFAULTS
+from integrations.airtable import AirtableClient, AirtableError
+from jobs.runtime import Runtime
+from jobs.settings import BASE_VARS, Settings
+
+PASS, FAIL = "ok  ", "FAIL"
+
+
+class NeedsAirtable(Exception):
+    pass
+
+
+def _client(rt: Runtime) -> AirtableClient:
+    if rt.client is None:
+        raise NeedsAirtable("this command talks to Airtable: set AIRTABLE_TOKEN (see config.example.env)")
+    return rt.client
+
+
+def explain_airtable_error(exc: AirtableError, what: str) -> str:
+    """A failure in plain words, with the fix."""
+    fixes = {
+        401: "the token is wrong or revoked: create a personal access token at airtable.com/create/tokens and set AIRTABLE_TOKEN",
+        403: "the token cannot see this base: add the base to the token's access list, with scopes data.records:read/write, schema.bases:read/write, webhook:manage",
+        404: "the base id is wrong: copy it from the base URL (app…)",
+    }
+    if exc.code == "PUBLIC_API_BILLING_LIMIT_EXCEEDED" or exc.code == "ALLOWANCE_SPENT":
+        fix = "wait for the 1st of next month, or see `partnerops budget`"
+    else:
+        fix = fixes.get(exc.status, "see the message above")
+    return f"{what}: {exc.message or exc.code} (HTTP {exc.status}). Fix: {fix}"
+
+
+def cmd_check(settings: Settings, out: TextIO) -> int:
+    print(f"{PASS} settings: every variable is valid", file=out)
+    rt = Runtime.open(settings)
+    failures = 0
+    try:
+        if rt.client is None:
+            print(f"{PASS} Airtable: no AIRTABLE_TOKEN, the embedded local store under {settings.home} is the data", file=out)
+            return 0
+        failures += _check_airtable(rt.client, out)
+    finally:
+        rt.close()
+    print(f"{'all checks passed' if not failures else f'{failures} check(s) failed'}", file=out)
+    return 0 if not failures else 1
+
+
+def _check_airtable(client: AirtableClient, out: TextIO) -> int:
+    failures = 0
+    for base in BASES:
+        var = BASE_VARS[base.key]
+        try:
+            schema = client.schema(base.key)
+        except AirtableError as exc:
+            print(f"{FAIL} {base.name} base ({var}): {explain_airtable_error(exc, 'cannot read the schema')}", file=out)
+            failures += 1
+            continue
+        diffs = compare(base, schema)
+        if not diffs:
+            print(f"{PASS} {base.name} base: reachable, schema matches the template", file=out)
+        for d in diffs:
+            print(f"{FAIL} {d}", file=out)
+            failures += 1
+    return failures
+
+
+def cmd_bases_check(settings: Settings, out: TextIO) -> int:
+    rt = Runtime.open(settings)
+    try:
+        failures = _check_airtable(_client(rt), out)
+    finally:
+        rt.close()
+    print("the bases match the templates" if not failures else f"{failures} difference(s)", file=out)
+    return 0 if not failures else 1
+
+
+def cmd_bases_create(settings: Settings, workspace: str, out: TextIO) -> int:
+    rt = Runtime.open(settings)
+    try:
+        client = _client(rt)
+        created: dict[str, str] = {}
+        for base in BASES:
+            try:
+                answer = client.create_base(workspace, base.name, create_base_body(base))
+                table_ids = {t["name"]: t["id"] for t in answer.get("tables", [])}
+                for table_id, body in link_fields(base, table_ids):
+                    client.create_field(answer["id"], table_id, body)
+            except AirtableError as exc:
+                print(explain_airtable_error(exc, f"creating base {base.name}"), file=out)
+                return 1
+            created[base.key] = answer["id"]
+            print(f"created base {base.name}: {answer['id']}", file=out)
+        client.base_ids.update(created)
+        client.create("circles", "Circles", [dict(CIRCLE_DEFAULTS)])
+        print("\nadd these lines to .env:", file=out)
+        for key, base_id in created.items():
+            print(f"{BASE_VARS[key]}={base_id}", file=out)
+        print("\nthen add the views listed in bases/README.md, and fill Slack Channel ID of the circle", file=out)
+        return 0
+    finally:
+        rt.close()
+
+
+def projection(used: int, now: datetime) -> int:
+    """Calls at the end of the month if the month goes on as it went so far."""
+    days = calendar.monthrange(now.year, now.month)[1]
+    elapsed = (now.day - 1) + (now.hour * 3600 + now.minute * 60) / 86400
+    return used if elapsed < 0.25 else round(used * days / elapsed)
+
+
+def cmd_budget(settings: Settings, out: TextIO, now: datetime | None = None) -> int:
+    now = now or datetime.now(timezone.utc)
+    rt = Runtime.open(settings)
+    try:
+        used = rt.ledger.used(now)
+        allowance = settings.airtable_monthly_calls
+        print(f"Airtable calls in {now:%B %Y}: {used} of {allowance} ({used * 100 // allowance}%)", file=out)
+        names = {v: k for k, v in settings.base_ids.items() if v}
+        for base_id, kind, count in rt.ledger.breakdown(now):
+            print(f"  {names.get(base_id, base_id):<10} {kind:<13} {count}", file=out)
+        proj = projection(used, now)
+        print(f"projected for the month: {proj}", file=out)
+        blocked = rt.ledger.blocked(now)
+        if blocked:
+            print(f"BLOCKED: Airtable refuses calls until the 1st: {blocked}", file=out)
+        elif used >= 0.8 * allowance:
+            print("WARNING: 80% of the monthly allowance is spent; jobs will slow down", file=out)
+        elif proj > allowance:
+            print("WARNING: at this pace the month ends over the allowance", file=out)
+        return 0
+    finally:
+        rt.close()

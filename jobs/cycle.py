@@ -1,0 +1,111 @@
+"""The jobs, their order within a cycle, and one cycle of them.
+
+A job that cannot afford its Airtable calls this month is skipped and says so; a job that
+fails does not stop the ones after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bases.schema import BASES
+from integrations.airtable import AirtableError, BudgetExhausted
+from jobs.runtime import Runtime
+from jobs.sync import Syncer, full_sync_reason
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class JobOutcome:
+    job: str
+    status: str  # done, skipped, failed, planned
+    summary: str
+    failures: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "skipped", "planned") and not self.failures
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[Runtime, datetime, bool, Progress], JobOutcome]
+    estimate: Callable[[Runtime, datetime], int]  # Airtable calls it expects to spend
+
+
+def _sync_estimate(rt: Runtime, now: datetime) -> int:
+    if rt.client is None:
+        return 0
+    calls = 0
+    for base in BASES:
+        state = rt.store.get_state(f"sync:{base.key}")
+        if full_sync_reason(state, rt.client.base_id(base.key), now, rt.settings.sync_full_every_days):
+            pages = sum(max(1, math.ceil(rt.store.count(base.key, t.name) / 100)) for t in base.tables)
+            calls += 3 + pages
+        else:
+            calls += 2  # a poll, and usually at most one read
+    return calls
+
+
+def _run_sync(rt: Runtime, now: datetime, dry_run: bool, progress: Progress) -> JobOutcome:
+    if rt.client is None:
+        return JobOutcome("sync", "skipped", "no AIRTABLE_TOKEN: the local store is the data, nothing to sync")
+    if dry_run:
+        plans = []
+        for base in BASES:
+            reason = full_sync_reason(rt.store.get_state(f"sync:{base.key}"), rt.client.base_id(base.key), now, rt.settings.sync_full_every_days)
+            plans.append(f"{base.name}: " + (f"full resync ({reason})" if reason else "poll the change feed"))
+        return JobOutcome("sync", "planned", "; ".join(plans))
+    reports = Syncer(rt.client, rt.store, full_every_days=rt.settings.sync_full_every_days, progress=progress).run(now)
+    failures = [str(d) for r in reports for d in r.differences if d.blocking]
+    for r in reports:
+        for w in r.warnings:
+            log.warning("%s", w)
+    summary = "; ".join(r.summary() for r in reports)
+    return JobOutcome("sync", "done", summary, failures)
+
+
+JOBS: dict[str, Job] = {
+    "sync": Job("sync", _run_sync, _sync_estimate),
+}
+ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]
+
+
+def unknown_jobs(names: list[str]) -> list[str]:
+    return [n for n in names if n not in JOBS]
+
+
+def run_cycle(rt: Runtime, now: datetime, *, only: list[str] | None = None, dry_run: bool = False, progress: Progress | None = None) -> list[JobOutcome]:
+    say = progress or (lambda _m: None)
+    outcomes = []
+    for name in [n for n in ORDER if n in JOBS and (not only or n in only)]:
+        outcomes.append(run_job(rt, JOBS[name], now, dry_run, say))
+    return outcomes
+
+
+def run_job(rt: Runtime, job: Job, now: datetime, dry_run: bool, say: Progress) -> JobOutcome:
+    before = rt.ledger.used(now)
+    if rt.client is not None and not dry_run:
+        needed = job.estimate(rt, now)
+        if not rt.client.can_afford(needed):
+            left = rt.client.remaining()
+            return JobOutcome(job.name, "skipped", f"needs about {needed} Airtable calls, {left} left this month")
+    say(f"{job.name}: running")
+    try:
+        outcome = job.run(rt, now, dry_run, say)
+    except BudgetExhausted as exc:
+        outcome = JobOutcome(job.name, "failed", f"stopped: {exc.message}", [exc.message])
+    except AirtableError as exc:
+        log.error("%s failed: %s", job.name, exc)
+        outcome = JobOutcome(job.name, "failed", str(exc), [str(exc)])
+    outcome.calls = rt.ledger.used(now) - before
+    return outcome

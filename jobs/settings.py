@@ -1,0 +1,221 @@
+"""Settings from the process environment and `.env`, read once, checked all together.
+
+Every problem is collected and reported at once (exit code 2), so an operator fixes the whole
+`.env` in one go. A secret ``X`` may instead come from a file named by ``X_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from bases.records import is_email
+
+SECRETS = ("AIRTABLE_TOKEN", "SLACK_BOT_TOKEN", "HUBSPOT_TOKEN", "SMTP_PASSWORD", "CRM_WEBHOOK_URL")
+CRM_TARGETS = ("hubspot", "webhook", "none")
+BASE_ID_RE = re.compile(r"^app[A-Za-z0-9]{14}$")
+BASE_VARS = {
+    "partners": "AIRTABLE_PARTNERS_BASE",
+    "referrals": "AIRTABLE_REFERRALS_BASE",
+    "circles": "AIRTABLE_CIRCLES_BASE",
+}
+
+# Every variable the program reads, with its default ("" = unset). config.example.env lists
+# exactly these; a test keeps the two in step.
+DEFAULTS: dict[str, str] = {
+    "AIRTABLE_TOKEN": "",
+    "AIRTABLE_PARTNERS_BASE": "",
+    "AIRTABLE_REFERRALS_BASE": "",
+    "AIRTABLE_CIRCLES_BASE": "",
+    "AIRTABLE_API_URL": "https://api.airtable.com",
+    "AIRTABLE_MONTHLY_CALLS": "1000",
+    "SLACK_BOT_TOKEN": "",
+    "SLACK_API_URL": "https://slack.com/api/",
+    "SLACK_MANAGER_CHANNEL": "",
+    "CRM": "",
+    "HUBSPOT_TOKEN": "",
+    "HUBSPOT_API_URL": "https://api.hubapi.com",
+    "CRM_WEBHOOK_URL": "",
+    "SMTP_HOST": "",
+    "SMTP_PORT": "587",
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": "true",
+    "EMAIL_FROM": "",
+    "REFERRAL_FORM_URL": "",
+    "PARTNEROPS_HOME": "./.partnerops",
+    "TZ": "UTC",
+    "SYNC_FULL_EVERY_DAYS": "7",
+}
+
+
+class ConfigError(Exception):
+    """One or more settings are wrong; ``problems`` says each, with its fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("bad configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    airtable_token: str = field(default="", repr=False)
+    base_ids: dict[str, str] = field(default_factory=dict)
+    airtable_api_url: str = "https://api.airtable.com"
+    airtable_monthly_calls: int = 1000
+    slack_bot_token: str = field(default="", repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    slack_manager_channel: str = ""
+    crm: str = "none"
+    hubspot_token: str = field(default="", repr=False)
+    hubspot_api_url: str = "https://api.hubapi.com"
+    crm_webhook_url: str = field(default="", repr=False)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = True
+    email_from: str = ""
+    referral_form_url: str = ""
+    home: Path = Path(".partnerops")
+    tz: str = "UTC"
+    sync_full_every_days: int = 7
+
+    @property
+    def uses_airtable(self) -> bool:
+        return bool(self.airtable_token)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def secrets(self) -> list[str]:
+        """Every secret value in use, so logs and messages can be scrubbed of them."""
+        values = [self.airtable_token, self.slack_bot_token, self.hubspot_token, self.smtp_password, self.crm_webhook_url]
+        return [v for v in values if v]
+
+
+def _read_env(environ: Mapping[str, str], dotenv_path: Path | None) -> dict[str, str]:
+    """The process environment wins over `.env`, as python-dotenv does by default."""
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def _resolve_secret(name: str, env: dict[str, str], problems: list[str]) -> str:
+    direct = env.get(name, "").strip()
+    path = env.get(f"{name}_FILE", "").strip()
+    if direct and path:
+        problems.append(f"{name} and {name}_FILE are both set; keep one of them")
+    if path and not direct:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(f"{name}_FILE names {path!r}, which cannot be read ({exc.strerror}); fix the path")
+    return direct
+
+
+def _int(env: dict[str, str], name: str, problems: list[str], *, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip() or DEFAULTS[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not a whole number; e.g. {name}={DEFAULTS[name]}")
+        return int(DEFAULTS[name])
+    if value < minimum:
+        problems.append(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _url(env: dict[str, str], name: str, problems: list[str], value: str | None = None) -> str:
+    raw = (value if value is not None else env.get(name, "")).strip() or DEFAULTS.get(name, "")
+    if raw:
+        parsed = urlparse(raw)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            shown = "(the secret value)" if name in SECRETS else repr(raw)
+            problems.append(f"{name}={shown} is not an http(s) URL; e.g. https://example.com/hook")
+    return raw
+
+
+def _bool(env: dict[str, str], name: str, problems: list[str]) -> bool:
+    raw = (env.get(name, "").strip() or DEFAULTS[name]).lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    problems.append(f"{name}={raw!r} must be true or false")
+    return True
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")) -> Settings:
+    """Read and check every setting; raise :class:`ConfigError` listing all problems."""
+    env = _read_env(os.environ if environ is None else environ, dotenv_path)
+    problems: list[str] = []
+    secrets = {name: _resolve_secret(name, env, problems) for name in SECRETS}
+
+    base_ids = {key: env.get(var, "").strip() for key, var in BASE_VARS.items()}
+    if secrets["AIRTABLE_TOKEN"]:
+        for key, var in BASE_VARS.items():
+            if not base_ids[key]:
+                problems.append(f"{var} is empty; with AIRTABLE_TOKEN set every base id is needed (run `partnerops bases create`)")
+            elif not BASE_ID_RE.match(base_ids[key]):
+                problems.append(f"{var}={base_ids[key]!r} is not a base id; it looks like app followed by 14 letters/digits")
+
+    crm = (env.get("CRM", "").strip().lower() or ("hubspot" if secrets["HUBSPOT_TOKEN"] else "none"))
+    if crm not in CRM_TARGETS:
+        problems.append(f"CRM={crm!r} is not valid; use one of: {', '.join(CRM_TARGETS)}")
+    if crm == "hubspot" and not secrets["HUBSPOT_TOKEN"]:
+        problems.append("CRM=hubspot needs HUBSPOT_TOKEN (a private app token, pat-…)")
+    if crm == "webhook" and not secrets["CRM_WEBHOOK_URL"]:
+        problems.append("CRM=webhook needs CRM_WEBHOOK_URL (the Make / n8n / Zapier hook URL)")
+
+    email_from = env.get("EMAIL_FROM", "").strip()
+    smtp_host = env.get("SMTP_HOST", "").strip()
+    if email_from and not is_email(email_from):
+        problems.append(f"EMAIL_FROM={email_from!r} is not an e-mail address")
+    if smtp_host and not email_from:
+        problems.append("SMTP_HOST is set but EMAIL_FROM is empty; intro e-mails need a sender")
+
+    tz = env.get("TZ", "").strip() or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"TZ={tz!r} is not a time zone name; e.g. Europe/Berlin or UTC")
+        tz = "UTC"
+
+    manager_channel = env.get("SLACK_MANAGER_CHANNEL", "").strip()
+    settings = Settings(
+        airtable_token=secrets["AIRTABLE_TOKEN"],
+        base_ids=base_ids,
+        airtable_api_url=_url(env, "AIRTABLE_API_URL", problems),
+        airtable_monthly_calls=_int(env, "AIRTABLE_MONTHLY_CALLS", problems, minimum=1),
+        slack_bot_token=secrets["SLACK_BOT_TOKEN"],
+        slack_api_url=_url(env, "SLACK_API_URL", problems),
+        slack_manager_channel=manager_channel,
+        crm=crm,
+        hubspot_token=secrets["HUBSPOT_TOKEN"],
+        hubspot_api_url=_url(env, "HUBSPOT_API_URL", problems),
+        crm_webhook_url=_url(env, "CRM_WEBHOOK_URL", problems, secrets["CRM_WEBHOOK_URL"]),
+        smtp_host=smtp_host,
+        smtp_port=_int(env, "SMTP_PORT", problems, minimum=1),
+        smtp_user=env.get("SMTP_USER", "").strip(),
+        smtp_password=secrets["SMTP_PASSWORD"],
+        smtp_starttls=_bool(env, "SMTP_STARTTLS", problems),
+        email_from=email_from,
+        referral_form_url=_url(env, "REFERRAL_FORM_URL", problems),
+        home=Path(env.get("PARTNEROPS_HOME", "").strip() or DEFAULTS["PARTNEROPS_HOME"]),
+        tz=tz,
+        sync_full_every_days=_int(env, "SYNC_FULL_EVERY_DAYS", problems, minimum=1),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings

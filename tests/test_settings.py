@@ -1,0 +1,89 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from jobs.settings import DEFAULTS, SECRETS, ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+BASES = {
+    "AIRTABLE_PARTNERS_BASE": "appAAAAAAAAAAAAAA",
+    "AIRTABLE_REFERRALS_BASE": "appBBBBBBBBBBBBBB",
+    "AIRTABLE_CIRCLES_BASE": "appCCCCCCCCCCCCCC",
+}
+
+
+def test_example_env_lists_exactly_the_variables_the_code_reads() -> None:
+    text = (ROOT / "config.example.env").read_text()
+    keys = set(re.findall(r"^([A-Z_]+)=", text, flags=re.M))
+    assert keys == set(DEFAULTS)
+
+
+def test_example_env_documents_the_file_variant_of_each_secret() -> None:
+    text = (ROOT / "config.example.env").read_text()
+    for secret in SECRETS:
+        assert secret in text.split("--- Airtable")[0]
+
+
+def test_defaults_without_any_variable() -> None:
+    s = load_settings({}, None)
+    assert not s.uses_airtable
+    assert s.crm == "none"
+    assert s.airtable_monthly_calls == 1000
+    assert s.smtp_port == 587 and s.smtp_starttls is True
+    assert str(s.home) == ".partnerops"
+
+
+def test_all_problems_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({
+            "AIRTABLE_TOKEN": "patSECRET",
+            "AIRTABLE_PARTNERS_BASE": "nope",
+            "CRM": "salesforce",
+            "AIRTABLE_MONTHLY_CALLS": "lots",
+            "TZ": "Mars/Olympus",
+            "SMTP_HOST": "smtp.example.com",
+            "SMTP_STARTTLS": "maybe",
+            "SLACK_API_URL": "not a url",
+        }, None)
+    problems = "\n".join(info.value.problems)
+    assert len(info.value.problems) == 9
+    for needle in ("AIRTABLE_PARTNERS_BASE='nope'", "AIRTABLE_REFERRALS_BASE is empty", "CRM='salesforce'",
+                   "AIRTABLE_MONTHLY_CALLS='lots'", "TZ='Mars/Olympus'", "EMAIL_FROM is empty",
+                   "SMTP_STARTTLS='maybe'", "SLACK_API_URL"):
+        assert needle in problems
+    assert "patSECRET" not in str(info.value)
+
+
+def test_crm_defaults_to_hubspot_with_a_token() -> None:
+    assert load_settings({"HUBSPOT_TOKEN": "pat-na1-x"}, None).crm == "hubspot"
+    with pytest.raises(ConfigError, match="CRM_WEBHOOK_URL"):
+        load_settings({"CRM": "webhook"}, None)
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_every_secret_can_come_from_a_file(tmp_path: Path, secret: str) -> None:
+    value = "https://hooks.example.com/abc" if secret == "CRM_WEBHOOK_URL" else "s3cr3t-value"
+    path = tmp_path / "secret.txt"
+    path.write_text(value + "\n")
+    env = {f"{secret}_FILE": str(path), **BASES, "CRM": "none", "EMAIL_FROM": "a@b.example"}
+    s = load_settings(env, None)
+    assert value in s.secrets()
+
+
+def test_unreadable_secret_file_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN_FILE"):
+        load_settings({"SLACK_BOT_TOKEN_FILE": str(tmp_path / "missing")}, None)
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("AIRTABLE_MONTHLY_CALLS=500\nTZ=Europe/Berlin\n")
+    s = load_settings({"TZ": "UTC"}, env_file)
+    assert s.airtable_monthly_calls == 500
+    assert s.tz == "UTC"
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    s = load_settings({"AIRTABLE_TOKEN": "patTOPSECRET", **BASES, "SLACK_BOT_TOKEN": "xoxb-SECRET"}, None)
+    assert "TOPSECRET" not in repr(s) and "xoxb" not in repr(s)
