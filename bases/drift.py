@@ -65,22 +65,30 @@ def _field_differences(
             out.append(_missing_field(base, table, fd, live_fields, by_id, known_ids))
             continue
         if not _type_ok(fd.type, lf.get("type", "")):
-            out.append(Difference(
-                base.name, table.name, fd.name,
-                f"is a {lf.get('type')} field but the template expects {fd.type}",
-                f"change the field type to {fd.type} in Airtable (field menu › Edit field)",
-                blocking=fd.required or fd.writer.job_may_write,
-            ))
+            out.append(
+                Difference(
+                    base.name,
+                    table.name,
+                    fd.name,
+                    f"is a {lf.get('type')} field but the template expects {fd.type}",
+                    f"change the field type to {fd.type} in Airtable (field menu › Edit field)",
+                    blocking=fd.required or fd.writer.job_may_write,
+                )
+            )
             continue
         live_choices = {c.get("name") for c in (lf.get("options") or {}).get("choices", [])}
         for choice in fd.choices:
             if choice not in live_choices:
-                out.append(Difference(
-                    base.name, table.name, fd.name,
-                    f"has no option {choice!r}",
-                    f"add the option {choice!r} to {fd.name} (field menu › Edit field)",
-                    blocking=fd.writer.job_may_write,
-                ))
+                out.append(
+                    Difference(
+                        base.name,
+                        table.name,
+                        fd.name,
+                        f"has no option {choice!r}",
+                        f"add the option {choice!r} to {fd.name} (field menu › Edit field)",
+                        blocking=fd.writer.job_may_write,
+                    )
+                )
     return out
 
 
@@ -118,18 +126,23 @@ def compare(base: BaseDef, schema: dict[str, Any], known_ids: dict[str, str] | N
     for table in base.tables:
         lt = live.get(table.name)
         if lt is None:
-            out.append(Difference(
-                base.name, table.name, None, "table is missing",
-                f"create a table named {table.name!r} (or rename it back); see bases/README.md",
-                blocking=True,
-            ))
+            out.append(
+                Difference(
+                    base.name,
+                    table.name,
+                    None,
+                    "table is missing",
+                    f"create a table named {table.name!r} (or rename it back); see bases/README.md",
+                    blocking=True,
+                )
+            )
             continue
         out.extend(_field_differences(base, table, lt, known_ids or {}))
     return out
 
 
 def field_ids(schema: dict[str, Any]) -> dict[str, str]:
-    """"Table.Field" → field id, to remember at sync time."""
+    """ "Table.Field" → field id, to remember at sync time."""
     return {f"{t['name']}.{f['name']}": f["id"] for t in schema.get("tables", []) for f in t.get("fields", [])}
 
 
@@ -159,5 +172,7 @@ def link_fields(base: BaseDef, table_ids: dict[str, str]) -> list[tuple[str, dic
     for table in base.tables:
         for fd in table.fields:
             if fd.type == "multipleRecordLinks":
-                out.append((table_ids[table.name], {"name": fd.name, "type": fd.type, "options": fd.create_options(table_ids)}))
+                out.append(
+                    (table_ids[table.name], {"name": fd.name, "type": fd.type, "options": fd.create_options(table_ids)})
+                )
     return out

@@ -110,7 +110,7 @@ def _parse_cell(f: FieldDef, raw: Any) -> Any:
         except ValueError:
             raise ValueError(f"'{raw}' is not a date and time") from None
     if t == "singleSelect":
-        text = raw.get("name") if isinstance(raw, dict) else str(raw)
+        text = str(raw.get("name", "")) if isinstance(raw, dict) else str(raw)
         if text not in f.choices:
             raise ValueError(f"'{text}' is not one of: {', '.join(f.choices)}")
         return text

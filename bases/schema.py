@@ -116,7 +116,15 @@ OVERRIDES = ("Auto", "Always in", "Never in")
 ACTIVITY_KINDS = ("Meeting", "Co-marketing", "Event", "Training", "Other")
 DIRECTIONS = ("From partner", "To partner")
 REFERRAL_STATUSES = (
-    "New", "Accepted", "Duplicate", "Rejected", "In CRM", "Introduced", "Won", "Lost", "Expired",
+    "New",
+    "Accepted",
+    "Duplicate",
+    "Rejected",
+    "In CRM",
+    "Introduced",
+    "Won",
+    "Lost",
+    "Expired",
 )
 ATTRIBUTIONS = ("Sourced", "Influenced")
 MEMBER_STATUSES = ("Active", "Removed", "Pending invite")
@@ -172,7 +180,11 @@ PARTNERS = BaseDef(
         ),
     ),
     views=(
-        ("Partners", "At risk", "Grid view filtered on Health Band is 'At risk' or 'Stale', sorted by Health Score ascending"),
+        (
+            "Partners",
+            "At risk",
+            "Grid view filtered on Health Band is 'At risk' or 'Stale', sorted by Health Score ascending",
+        ),
         ("Partners", "Top partners", "Grid view filtered on Health Band is 'Top', sorted by Health Score descending"),
         ("Partners", "Needs attention", "Grid view filtered on Sync Notes is not empty"),
         ("Activities", "Needs attention", "Grid view filtered on Sync Notes is not empty"),
@@ -210,7 +222,11 @@ REFERRALS = BaseDef(
     ),
     views=(
         ("Referrals", "New referrals", "Grid view filtered on Status is 'New', sorted by created time descending"),
-        ("Referrals", "Partner form", "Form view with Referral, Partner Email, Company, Company Domain, Contact Name, Contact Email, Notes (Direction preset to 'From partner')"),
+        (
+            "Referrals",
+            "Partner form",
+            "Form view with Referral, Partner Email, Company, Company Domain, Contact Name, Contact Email, Notes (Direction preset to 'From partner')",
+        ),
         ("Referrals", "In CRM", "Grid view filtered on Status is 'In CRM', grouped by CRM Stage"),
         ("Referrals", "Needs attention", "Grid view filtered on Sync Notes is not empty"),
     ),

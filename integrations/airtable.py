@@ -129,7 +129,7 @@ class GuardedSession(requests.Session):
         self.clock = clock
         self._recent: dict[str, deque[float]] = defaultdict(deque)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         method_s = method.decode() if isinstance(method, bytes) else str(method).upper()
         url_s = url.decode() if isinstance(url, bytes) else str(url)
         match = _BASE_RE.search(url_s.split("?")[0])
@@ -169,7 +169,9 @@ class GuardedSession(requests.Session):
         now = self.clock.now()
         reason = self.ledger.blocked(now)
         if reason is not None:
-            raise BudgetExhausted(429, BILLING_LIMIT, f"Airtable blocks this workspace until the 1st of next month: {reason}")
+            raise BudgetExhausted(
+                429, BILLING_LIMIT, f"Airtable blocks this workspace until the 1st of next month: {reason}"
+            )
         used = self.ledger.used(now)
         if used >= self.allowance:
             raise BudgetExhausted(
@@ -263,7 +265,7 @@ class AirtableClient:
             options["formula"] = formula
         out: list[Record] = []
         for page in self.api.table(self.base_id(key), table).iterate(**options):
-            out.extend(Record.from_api(r) for r in page)
+            out.extend(Record.from_api(dict(r)) for r in page)
         return out
 
     def records_by_id(self, key: str, table: str, ids: list[str], *, fields: list[str] | None = None) -> list[Record]:
@@ -277,7 +279,7 @@ class AirtableClient:
         tbl = self.api.table(self.base_id(key), table)
         out: list[Record] = []
         for chunk in _chunks(rows, WRITE_BATCH):
-            out.extend(Record.from_api(r) for r in tbl.batch_create(chunk))
+            out.extend(Record.from_api(dict(r)) for r in tbl.batch_create(chunk))
         return out
 
     def update(self, key: str, table: str, changes: list[tuple[str, dict[str, Any]]]) -> list[Record]:
@@ -286,7 +288,7 @@ class AirtableClient:
         out: list[Record] = []
         for chunk in _chunks(changes, WRITE_BATCH):
             payload: list[Any] = [{"id": rid, "fields": fields} for rid, fields in chunk]
-            out.extend(Record.from_api(r) for r in tbl.batch_update(payload))
+            out.extend(Record.from_api(dict(r)) for r in tbl.batch_update(payload))
         return out
 
     def delete(self, key: str, table: str, ids: list[str]) -> None:

@@ -47,9 +47,7 @@ class CallLedger:
         )
 
     def used(self, when: datetime) -> int:
-        row = self._db.execute(
-            "SELECT COALESCE(SUM(count), 0) FROM calls WHERE month=?", (month_of(when),)
-        ).fetchone()
+        row = self._db.execute("SELECT COALESCE(SUM(count), 0) FROM calls WHERE month=?", (month_of(when),)).fetchone()
         return int(row[0])
 
     def breakdown(self, when: datetime) -> list[tuple[str, str, int]]:
@@ -61,12 +59,8 @@ class CallLedger:
         return [(r[0], r[1], int(r[2])) for r in rows]
 
     def block(self, when: datetime, reason: str) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO blocked (month, reason) VALUES (?, ?)", (month_of(when), reason)
-        )
+        self._db.execute("INSERT OR REPLACE INTO blocked (month, reason) VALUES (?, ?)", (month_of(when), reason))
 
     def blocked(self, when: datetime) -> str | None:
-        row = self._db.execute(
-            "SELECT reason FROM blocked WHERE month=?", (month_of(when),)
-        ).fetchone()
+        row = self._db.execute("SELECT reason FROM blocked WHERE month=?", (month_of(when),)).fetchone()
         return str(row[0]) if row else None

@@ -88,9 +88,7 @@ class LocalStore:
         if table is None:
             row = self._db.execute("SELECT COUNT(*) FROM records WHERE base=?", (base,)).fetchone()
         else:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM records WHERE base=? AND tbl=?", (base, table)
-            ).fetchone()
+            row = self._db.execute("SELECT COUNT(*) FROM records WHERE base=? AND tbl=?", (base, table)).fetchone()
         return int(row[0])
 
     def put(self, base: str, table: str, records: Iterable[Record]) -> None:
@@ -106,13 +104,9 @@ class LocalStore:
             self.put(base, table, records)
 
     def delete(self, base: str, table: str, ids: Iterable[str]) -> None:
-        self._db.executemany(
-            "DELETE FROM records WHERE base=? AND tbl=? AND id=?", [(base, table, i) for i in ids]
-        )
+        self._db.executemany("DELETE FROM records WHERE base=? AND tbl=? AND id=?", [(base, table, i) for i in ids])
 
-    def create(
-        self, base: str, table: str, fields: dict[str, Any], *, created: datetime | None = None
-    ) -> Record:
+    def create(self, base: str, table: str, fields: dict[str, Any], *, created: datetime | None = None) -> Record:
         when = created or datetime.now(timezone.utc)
         record = Record(new_record_id(), format_datetime(when), _clean(fields))
         self.put(base, table, [record])
@@ -135,9 +129,7 @@ class LocalStore:
         return json.loads(row[0]) if row else default
 
     def set_state(self, key: str, value: Any) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, json.dumps(value))
-        )
+        self._db.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     def delete_state(self, key: str) -> None:
         self._db.execute("DELETE FROM state WHERE key=?", (key,))

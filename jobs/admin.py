@@ -45,7 +45,10 @@ def cmd_check(settings: Settings, out: TextIO) -> int:
     failures = 0
     try:
         if rt.client is None:
-            print(f"{PASS} Airtable: no AIRTABLE_TOKEN, the embedded local store under {settings.home} is the data", file=out)
+            print(
+                f"{PASS} Airtable: no AIRTABLE_TOKEN, the embedded local store under {settings.home} is the data",
+                file=out,
+            )
             return 0
         failures += _check_airtable(rt.client, out)
     finally:

@@ -162,7 +162,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_USAGE if exc.code else EXIT_OK
     env_file = Path(args.env_file) if args.env_file else None
     try:
-        settings = load_settings(dotenv_path=env_file)
+        creating = args.command == "bases" and args.bases_command == "create"
+        settings = load_settings(dotenv_path=env_file, require_bases=not creating)
     except ConfigError as exc:
         if args.command == "demo":
             settings = Settings()

@@ -62,7 +62,12 @@ def _run_sync(rt: Runtime, now: datetime, dry_run: bool, progress: Progress) -> 
     if dry_run:
         plans = []
         for base in BASES:
-            reason = full_sync_reason(rt.store.get_state(f"sync:{base.key}"), rt.client.base_id(base.key), now, rt.settings.sync_full_every_days)
+            reason = full_sync_reason(
+                rt.store.get_state(f"sync:{base.key}"),
+                rt.client.base_id(base.key),
+                now,
+                rt.settings.sync_full_every_days,
+            )
             plans.append(f"{base.name}: " + (f"full resync ({reason})" if reason else "poll the change feed"))
         return JobOutcome("sync", "planned", "; ".join(plans))
     reports = Syncer(rt.client, rt.store, full_every_days=rt.settings.sync_full_every_days, progress=progress).run(now)
@@ -84,7 +89,14 @@ def unknown_jobs(names: list[str]) -> list[str]:
     return [n for n in names if n not in JOBS]
 
 
-def run_cycle(rt: Runtime, now: datetime, *, only: list[str] | None = None, dry_run: bool = False, progress: Progress | None = None) -> list[JobOutcome]:
+def run_cycle(
+    rt: Runtime,
+    now: datetime,
+    *,
+    only: list[str] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> list[JobOutcome]:
     say = progress or (lambda _m: None)
     outcomes = []
     for name in [n for n in ORDER if n in JOBS and (not only or n in only)]:

@@ -98,7 +98,13 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every secret value in use, so logs and messages can be scrubbed of them."""
-        values = [self.airtable_token, self.slack_bot_token, self.hubspot_token, self.smtp_password, self.crm_webhook_url]
+        values = [
+            self.airtable_token,
+            self.slack_bot_token,
+            self.hubspot_token,
+            self.smtp_password,
+            self.crm_webhook_url,
+        ]
         return [v for v in values if v]
 
 
@@ -156,8 +162,13 @@ def _bool(env: dict[str, str], name: str, problems: list[str]) -> bool:
     return True
 
 
-def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")) -> Settings:
-    """Read and check every setting; raise :class:`ConfigError` listing all problems."""
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env"), *, require_bases: bool = True
+) -> Settings:
+    """Read and check every setting; raise :class:`ConfigError` listing all problems.
+
+    ``require_bases=False`` is for `bases create`, which runs before the base ids exist.
+    """
     env = _read_env(os.environ if environ is None else environ, dotenv_path)
     problems: list[str] = []
     secrets = {name: _resolve_secret(name, env, problems) for name in SECRETS}
@@ -166,11 +177,17 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path | 
     if secrets["AIRTABLE_TOKEN"]:
         for key, var in BASE_VARS.items():
             if not base_ids[key]:
-                problems.append(f"{var} is empty; with AIRTABLE_TOKEN set every base id is needed (run `partnerops bases create`)")
+                if not require_bases:
+                    continue
+                problems.append(
+                    f"{var} is empty; with AIRTABLE_TOKEN set every base id is needed (run `partnerops bases create`)"
+                )
             elif not BASE_ID_RE.match(base_ids[key]):
-                problems.append(f"{var}={base_ids[key]!r} is not a base id; it looks like app followed by 14 letters/digits")
+                problems.append(
+                    f"{var}={base_ids[key]!r} is not a base id; it looks like app followed by 14 letters/digits"
+                )
 
-    crm = (env.get("CRM", "").strip().lower() or ("hubspot" if secrets["HUBSPOT_TOKEN"] else "none"))
+    crm = env.get("CRM", "").strip().lower() or ("hubspot" if secrets["HUBSPOT_TOKEN"] else "none")
     if crm not in CRM_TARGETS:
         problems.append(f"CRM={crm!r} is not valid; use one of: {', '.join(CRM_TARGETS)}")
     if crm == "hubspot" and not secrets["HUBSPOT_TOKEN"]:

@@ -26,7 +26,13 @@ log = logging.getLogger(__name__)
 
 # Every source but the program's own API writes.
 WATCHED_SOURCES = [
-    "client", "formSubmission", "formPageSubmission", "automation", "system", "sync", "anonymousUser",
+    "client",
+    "formSubmission",
+    "formPageSubmission",
+    "automation",
+    "system",
+    "sync",
+    "anonymousUser",
 ]
 WEBHOOK_SPEC: dict[str, Any] = {
     "options": {"filters": {"dataTypes": ["tableData", "tableFields"], "fromSources": WATCHED_SOURCES}}
@@ -114,7 +120,9 @@ def parse_payloads(payloads: list[dict[str, Any]], state: dict[str, Any], change
 
 
 class Syncer:
-    def __init__(self, client: AirtableClient, store: LocalStore, *, full_every_days: int = 7, progress: Progress | None = None) -> None:
+    def __init__(
+        self, client: AirtableClient, store: LocalStore, *, full_every_days: int = 7, progress: Progress | None = None
+    ) -> None:
         self.client = client
         self.store = store
         self.full_every_days = full_every_days
@@ -204,17 +212,20 @@ class Syncer:
             self.store.replace_table(base.key, table.name, records)
             report.read[table.name] = len(records)
             self.progress(f"{base.name} › {table.name}: {len(records)} records")
-        self.store.set_state(_state_key(base), {
-            "base_id": self.client.base_id(base.key),
-            "webhook_id": webhook_id,
-            "cursor": cursor,
-            "tables": {t["id"]: t["name"] for t in schema.get("tables", [])},
-            "field_ids": field_ids(schema),
-            "fields": fields,
-            "last_full": now.isoformat(),
-            "last_poll": now.isoformat(),
-            "differences": [str(d) for d in report.differences],
-        })
+        self.store.set_state(
+            _state_key(base),
+            {
+                "base_id": self.client.base_id(base.key),
+                "webhook_id": webhook_id,
+                "cursor": cursor,
+                "tables": {t["id"]: t["name"] for t in schema.get("tables", [])},
+                "field_ids": field_ids(schema),
+                "fields": fields,
+                "last_full": now.isoformat(),
+                "last_poll": now.isoformat(),
+                "differences": [str(d) for d in report.differences],
+            },
+        )
         report.warnings = capacity_warnings(self.store, base)
         return report
 
@@ -223,9 +234,13 @@ def capacity_warnings(store: LocalStore, base: BaseDef) -> list[str]:
     """Airtable Free holds 1,000 records a base; warn from 80%."""
     used = store.count(base.key)
     if used >= BASE_RECORD_CAP:
-        return [f"base {base.name} is full ({used} of {BASE_RECORD_CAP} records): new records will be refused; archive closed referrals"]
+        return [
+            f"base {base.name} is full ({used} of {BASE_RECORD_CAP} records): new records will be refused; archive closed referrals"
+        ]
     if used >= CAP_WARNING * BASE_RECORD_CAP:
-        return [f"base {base.name} holds {used} of {BASE_RECORD_CAP} records ({used * 100 // BASE_RECORD_CAP}%); plan to archive closed referrals"]
+        return [
+            f"base {base.name} holds {used} of {BASE_RECORD_CAP} records ({used * 100 // BASE_RECORD_CAP}%); plan to archive closed referrals"
+        ]
     return []
 
 

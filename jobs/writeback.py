@@ -50,7 +50,9 @@ class RecordWriter:
         self.store = store
         self.client = client
 
-    def changed_cells(self, key: str, table: str, changes: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    def changed_cells(
+        self, key: str, table: str, changes: dict[str, dict[str, Any]]
+    ) -> list[tuple[str, dict[str, Any]]]:
         """Only the cells that differ from what the store holds; refuses manager-owned fields."""
         tdef = table_def(key, table)
         out: list[tuple[str, dict[str, Any]]] = []
@@ -99,7 +101,9 @@ class RecordWriter:
                 continue
             self._apply_locally(key, table, [item], result)
 
-    def _apply_locally(self, key: str, table: str, items: list[tuple[str, dict[str, Any]]], result: WriteResult) -> None:
+    def _apply_locally(
+        self, key: str, table: str, items: list[tuple[str, dict[str, Any]]], result: WriteResult
+    ) -> None:
         for record_id, cells in items:
             self.store.merge_fields(key, table, record_id, cells)
             result.written += 1

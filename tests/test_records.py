@@ -10,10 +10,17 @@ REFERRALS = table_def("referrals", "Referrals")
 
 
 def test_good_partner_parses_to_typed_values() -> None:
-    parsed = parse_fields(PARTNERS, {
-        "Name": "Jane Doe", "Email": " Jane@Acme.Example ", "Type": "Agency", "Joined On": "2026-01-05",
-        "Health Score": 80, "Do Not Message": True,
-    })
+    parsed = parse_fields(
+        PARTNERS,
+        {
+            "Name": "Jane Doe",
+            "Email": " Jane@Acme.Example ",
+            "Type": "Agency",
+            "Joined On": "2026-01-05",
+            "Health Score": 80,
+            "Do Not Message": True,
+        },
+    )
     assert parsed.ok
     assert parsed.values["Email"] == "jane@acme.example"
     assert parsed.values["Joined On"] == date(2026, 1, 5)

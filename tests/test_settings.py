@@ -36,21 +36,31 @@ def test_defaults_without_any_variable() -> None:
 
 def test_all_problems_are_reported_together() -> None:
     with pytest.raises(ConfigError) as info:
-        load_settings({
-            "AIRTABLE_TOKEN": "patSECRET",
-            "AIRTABLE_PARTNERS_BASE": "nope",
-            "CRM": "salesforce",
-            "AIRTABLE_MONTHLY_CALLS": "lots",
-            "TZ": "Mars/Olympus",
-            "SMTP_HOST": "smtp.example.com",
-            "SMTP_STARTTLS": "maybe",
-            "SLACK_API_URL": "not a url",
-        }, None)
+        load_settings(
+            {
+                "AIRTABLE_TOKEN": "patSECRET",
+                "AIRTABLE_PARTNERS_BASE": "nope",
+                "CRM": "salesforce",
+                "AIRTABLE_MONTHLY_CALLS": "lots",
+                "TZ": "Mars/Olympus",
+                "SMTP_HOST": "smtp.example.com",
+                "SMTP_STARTTLS": "maybe",
+                "SLACK_API_URL": "not a url",
+            },
+            None,
+        )
     problems = "\n".join(info.value.problems)
     assert len(info.value.problems) == 9
-    for needle in ("AIRTABLE_PARTNERS_BASE='nope'", "AIRTABLE_REFERRALS_BASE is empty", "CRM='salesforce'",
-                   "AIRTABLE_MONTHLY_CALLS='lots'", "TZ='Mars/Olympus'", "EMAIL_FROM is empty",
-                   "SMTP_STARTTLS='maybe'", "SLACK_API_URL"):
+    for needle in (
+        "AIRTABLE_PARTNERS_BASE='nope'",
+        "AIRTABLE_REFERRALS_BASE is empty",
+        "CRM='salesforce'",
+        "AIRTABLE_MONTHLY_CALLS='lots'",
+        "TZ='Mars/Olympus'",
+        "EMAIL_FROM is empty",
+        "SMTP_STARTTLS='maybe'",
+        "SLACK_API_URL",
+    ):
         assert needle in problems
     assert "patSECRET" not in str(info.value)
 

@@ -15,10 +15,14 @@ def store(tmp_path: Path) -> LocalStore:
 def test_only_changed_values_are_written(store: LocalStore) -> None:
     a = store.create("partners", "Partners", {"Name": "A", "Email": "a@x.example", "Health Score": 80})
     b = store.create("partners", "Partners", {"Name": "B", "Email": "b@x.example"})
-    result = RecordWriter(store, None).update("partners", "Partners", {
-        a.id: {"Health Score": 80},
-        b.id: {"Health Score": 42, "Band Changed On": date(2026, 11, 2)},
-    })
+    result = RecordWriter(store, None).update(
+        "partners",
+        "Partners",
+        {
+            a.id: {"Health Score": 80},
+            b.id: {"Health Score": 42, "Band Changed On": date(2026, 11, 2)},
+        },
+    )
     assert (result.written, result.unchanged) == (1, 1)
     assert store.get("partners", "Partners", b.id).fields["Band Changed On"] == "2026-11-02"  # type: ignore[union-attr]
 

@@ -1,0 +1,199 @@
+"""Incremental sync through the webhook change feed, against the fake Airtable."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from integrations.airtable import AirtableClient
+from integrations.ledger import CallLedger
+from integrations.local import LocalStore
+from jobs.sync import Syncer
+from jobs.writeback import RecordWriter
+from tests.fakes.airtable import FakeAirtable, FakeClock
+
+
+def seed(fake: FakeAirtable, ids: dict[str, str], partners: int = 30, referrals: int = 20) -> list[str]:
+    pids = [
+        fake.ui_create(ids["partners"], "Partners", {"Name": f"P{i}", "Email": f"p{i}@x.example", "Notes": "keep"})
+        for i in range(partners)
+    ]
+    for i in range(referrals):
+        fake.ui_create(
+            ids["referrals"],
+            "Referrals",
+            {"Referral": f"R{i}", "Direction": "From partner", "Partner Email": "p1@x.example"},
+        )
+    fake.ui_create(ids["circles"], "Circles", {"Name": "Top Partners", "Enter Score": 75, "Active": True})
+    return pids
+
+
+def calls_since(ledger: CallLedger, clock: FakeClock, before: int) -> int:
+    return ledger.used(clock.now()) - before
+
+
+def test_first_sync_is_full_then_a_quiet_poll_costs_one_call_per_base(
+    fake: FakeAirtable,
+    base_ids: dict[str, str],
+    client: AirtableClient,
+    store: LocalStore,
+    ledger: CallLedger,
+    clock: FakeClock,
+) -> None:
+    seed(fake, base_ids)
+    syncer = Syncer(client, store)
+    reports = syncer.run(clock.now())
+    assert [r.mode for r in reports] == ["full", "full", "full"]
+    assert store.count("partners", "Partners") == 30 and store.count("referrals", "Referrals") == 20
+    assert all(r.differences == [] for r in reports)
+    clock.advance(3600)
+    before = ledger.used(clock.now())
+    reports = syncer.run(clock.now())
+    assert [r.mode for r in reports] == ["incremental"] * 3
+    assert calls_since(ledger, clock, before) == 3
+
+
+def test_changes_creates_and_deletes_are_read_by_id(
+    fake: FakeAirtable,
+    base_ids: dict[str, str],
+    client: AirtableClient,
+    store: LocalStore,
+    ledger: CallLedger,
+    clock: FakeClock,
+) -> None:
+    pids = seed(fake, base_ids)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    clock.advance(600)
+    for pid in pids[:10]:
+        fake.ui_update(base_ids["partners"], "Partners", pid, {"Company": "Acme"})
+    fake.ui_delete(base_ids["partners"], "Partners", pids[10])
+    new = fake.ui_create(base_ids["partners"], "Partners", {"Name": "New", "Email": "new@x.example"})
+    before = ledger.used(clock.now())
+    (partners, _refs, _circles) = syncer.run(clock.now())
+    assert partners.read == {"Partners": 11} and partners.deleted == {"Partners": 1}
+    assert calls_since(ledger, clock, before) == 3 + 1  # three polls, one read of 11 ids
+    assert store.get("partners", "Partners", pids[0]).fields["Company"] == "Acme"  # type: ignore[union-attr]
+    assert store.get("partners", "Partners", pids[10]) is None
+    assert store.get("partners", "Partners", new) is not None
+
+
+def test_a_change_to_a_column_the_jobs_do_not_read_costs_no_read(
+    fake: FakeAirtable,
+    base_ids: dict[str, str],
+    client: AirtableClient,
+    store: LocalStore,
+    ledger: CallLedger,
+    clock: FakeClock,
+) -> None:
+    import requests
+
+    seed(fake, base_ids, partners=3, referrals=0)
+    # a manager's own extra column
+    table_id = fake.table_id(base_ids["partners"], "Partners")
+    requests.post(
+        f"{fake.url}/v0/meta/bases/{base_ids['partners']}/tables/{table_id}/fields",
+        json={"name": "Favourite colour", "type": "singleLineText"},
+        headers={"Authorization": f"Bearer {fake.token}"},
+        timeout=5,
+    ).raise_for_status()
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    clock.advance(60)
+    pid = fake.records(base_ids["partners"], "Partners")[0]["id"]
+    fake.ui_update(base_ids["partners"], "Partners", pid, {"Favourite colour": "teal"})
+    before = ledger.used(clock.now())
+    syncer.run(clock.now())
+    assert calls_since(ledger, clock, before) == 3
+
+
+def test_own_writes_are_not_read_back(
+    fake: FakeAirtable,
+    base_ids: dict[str, str],
+    client: AirtableClient,
+    store: LocalStore,
+    ledger: CallLedger,
+    clock: FakeClock,
+) -> None:
+    pids = seed(fake, base_ids, partners=12, referrals=0)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    result = RecordWriter(store, client).update("partners", "Partners", {p: {"Health Score": 60} for p in pids})
+    assert result.written == 12
+    assert fake.calls("PATCH") == 2
+    clock.advance(60)
+    before = ledger.used(clock.now())
+    reports = syncer.run(clock.now())
+    assert calls_since(ledger, clock, before) == 3
+    assert sum(sum(r.read.values()) for r in reports) == 0
+
+
+def test_a_manager_field_is_never_overwritten(
+    fake: FakeAirtable, base_ids: dict[str, str], client: AirtableClient, store: LocalStore, clock: FakeClock
+) -> None:
+    pids = seed(fake, base_ids, partners=2, referrals=0)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    fake.ui_update(base_ids["partners"], "Partners", pids[0], {"Notes": "manager typed this"})
+    RecordWriter(store, client).update("partners", "Partners", {pids[0]: {"Health Score": 77, "Sync Notes": "x"}})
+    live = next(r for r in fake.records(base_ids["partners"], "Partners") if r["id"] == pids[0])
+    assert live["fields"]["Notes"] == "manager typed this"
+    assert live["fields"]["Health Score"] == 77
+
+
+def test_renamed_field_triggers_a_full_resync_that_explains_it(
+    fake: FakeAirtable, base_ids: dict[str, str], client: AirtableClient, store: LocalStore, clock: FakeClock
+) -> None:
+    seed(fake, base_ids, partners=5, referrals=0)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    fake.ui_rename_field(base_ids["partners"], "Partners", "Email", "E-mail")
+    clock.advance(60)
+    partners = syncer.run(clock.now())[0]
+    assert partners.mode == "full" and partners.reason == "fields changed in Airtable"
+    assert [str(d) for d in partners.differences] == [
+        "Partners › Partners › Email: was renamed to 'E-mail'. Fix: rename 'E-mail' back to 'Email'; the jobs find fields by name"
+    ]
+    assert store.count("partners", "Partners") == 5  # still mirrored, without the renamed column
+
+
+def test_expired_feed_falls_back_to_a_full_resync(
+    fake: FakeAirtable, base_ids: dict[str, str], client: AirtableClient, store: LocalStore, clock: FakeClock
+) -> None:
+    pids = seed(fake, base_ids, partners=4, referrals=0)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    fake.expire_webhooks(base_ids["partners"])
+    fake.ui_delete(base_ids["partners"], "Partners", pids[0])
+    clock.advance(60)
+    partners = syncer.run(clock.now())[0]
+    assert partners.mode == "full" and partners.reason == "change feed expired"
+    assert store.count("partners", "Partners") == 3
+    clock.advance(60)
+    assert syncer.run(clock.now())[0].mode == "incremental"
+
+
+def test_silence_longer_than_the_feed_keeps_payloads_forces_a_full_resync(
+    fake: FakeAirtable, base_ids: dict[str, str], client: AirtableClient, store: LocalStore, clock: FakeClock
+) -> None:
+    seed(fake, base_ids, partners=2, referrals=0)
+    syncer = Syncer(client, store, full_every_days=30)
+    syncer.run(clock.now())
+    clock.advance(timedelta(days=6, hours=1).total_seconds())
+    assert [r.reason for r in syncer.run(clock.now())] == ["change feed not polled for too long"] * 3
+
+
+def test_a_sync_killed_before_saving_its_cursor_loses_nothing(
+    fake: FakeAirtable, base_ids: dict[str, str], client: AirtableClient, store: LocalStore, clock: FakeClock
+) -> None:
+    pids = seed(fake, base_ids, partners=3, referrals=0)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    fake.ui_update(base_ids["partners"], "Partners", pids[0], {"Company": "Changed"})
+    fake.fail_next(method="GET", path_contains="/Partners", status=500, times=3)  # the read fails after the poll
+    clock.advance(60)
+    with contextlib.suppress(Exception):
+        syncer.run(clock.now())
+    clock.advance(60)
+    syncer.run(clock.now())
+    assert store.get("partners", "Partners", pids[0]).fields["Company"] == "Changed"  # type: ignore[union-attr]
