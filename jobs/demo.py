@@ -32,7 +32,7 @@ def run_demo(settings: Settings, *, out: TextIO, now: datetime | None = None) ->
         stages = Counter(p.get("Stage", "(none)") for p in partners)
         print("partners by stage: " + ", ".join(f"{k} {v}" for k, v in stages.most_common()), file=out)
         referrals = rt.store.all("referrals", "Referrals")
-        statuses = Counter(r.get("Status", "(none)") for r in referrals)
+        statuses = Counter(r.get("Status", "New (no Status yet)") for r in referrals)
         print("referrals by status: " + ", ".join(f"{k} {v}" for k, v in statuses.most_common()), file=out)
         print("records a manager must fix (what their Sync Notes will say):", file=out)
         for base in BASES:
