@@ -11,6 +11,7 @@ from bases.schema import BASES, CIRCLE_DEFAULTS
 from integrations.airtable import AirtableClient, AirtableError
 from jobs.runtime import Runtime
 from jobs.settings import BASE_VARS, Settings
+from jobs.sync import capacity_warnings
 
 PASS, FAIL = "ok  ", "FAIL"
 
@@ -49,8 +50,11 @@ def cmd_check(settings: Settings, out: TextIO) -> int:
                 f"{PASS} Airtable: no AIRTABLE_TOKEN, the embedded local store under {settings.home} is the data",
                 file=out,
             )
-            return 0
-        failures += _check_airtable(rt.client, out)
+        else:
+            failures += _check_airtable(rt.client, out)
+        for base in BASES:
+            for warning in capacity_warnings(rt.store, base):
+                print(f"WARN {warning}", file=out)
     finally:
         rt.close()
     print(f"{'all checks passed' if not failures else f'{failures} check(s) failed'}", file=out)
