@@ -32,7 +32,7 @@ def test_a_job_the_month_cannot_afford_is_skipped_and_says_so(
     ledger = CallLedger(tmp_path / "ledger.sqlite")
     client = AirtableClient(TOKEN, base_ids, ledger=ledger, allowance=5, api_url=fake.url, clock=client_clock(clock))
     rt = Runtime(Settings(home=tmp_path), LocalStore(tmp_path / "s.sqlite"), ledger, client, client_clock(clock))
-    (outcome,) = run_cycle(rt, clock.now())
+    outcome = run_cycle(rt, clock.now(), only=["sync"])[0]
     assert outcome.status == "skipped"
     assert outcome.summary == "needs about 14 Airtable calls, 5 left this month"
     assert fake.requests == []
