@@ -1,0 +1,452 @@
+"""Slack Web API calls the jobs make, over slack-sdk's ``WebClient``.
+
+Base URL, token, timeout and the retry ``sleep`` are injected so tests can point the client at
+``tests/fakes/slack.py``.  Every failure surfaces as one :class:`SlackError` carrying the HTTP
+status (0 = no answer), Slack's ``error`` code and the API method; the token never appears in a
+message.
+
+Retries: a 429 is retried (bounded, after ``Retry-After``) for every call, since Slack rejected
+the request.  Idempotent calls (look-ups, invite, kick, open, history, info) are also retried once
+after a lost connection or a 500/503.  ``chat.postMessage`` is NOT: a lost answer, timeout or
+5xx raises ``SlackError(code="unknown_outcome")`` and the caller reconciles with
+:meth:`SlackClient.find_posted` (the message carries a metadata key) before posting again.
+
+Nothing here knows about partners or rules.
+"""
+
+from __future__ import annotations
+
+import html
+import http.client
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_TIMEOUT = 15
+RATE_LIMIT_RETRIES = 2
+MAX_RETRY_AFTER_SECONDS = 60.0  # a longer Retry-After is not waited out: SlackError("ratelimited")
+NETWORK_RETRIES = 1
+NETWORK_BACKOFF_SECONDS = 1.0
+HISTORY_PAGE = 200
+METADATA_EVENT_TYPE = "partnerops_effect"
+
+# Bot scopes the calls below need (Slack app "OAuth & Permissions").
+REQUIRED_SCOPES = [
+    "users:read",  # required together with users:read.email
+    "users:read.email",  # users.lookupByEmail
+    "groups:write",  # conversations.invite / conversations.kick on private channels
+    "groups:read",  # conversations.info on private channels (`check`)
+    "groups:history",  # conversations.history on private channels (find_posted)
+    "channels:read",  # conversations.info on a public managers' channel (`check`)
+    "channels:history",  # conversations.history on a public managers' channel (find_posted)
+    "chat:write",  # chat.postMessage
+    "im:write",  # conversations.open (1:1 DM)
+    "im:history",  # conversations.history on a DM (find_posted after an unknown-outcome nudge)
+]
+
+# Slack codes meaning "the server may have done part of the work" (besides HTTP 5xx).
+AMBIGUOUS_CODES = frozenset({"fatal_error", "internal_error", "request_timeout", "service_unavailable"})
+# Codes a look-up by e-mail uses for "no such member" (users_not_found today, user_not_found in older docs).
+NOT_FOUND_CODES = frozenset({"users_not_found", "user_not_found"})
+
+HINT_BOT_NOT_MEMBER = (
+    "the bot cannot see or act in this channel: add the app to the private channel first "
+    "(in Slack: open the channel, type /invite @<bot name>), and check the channel id"
+)
+HINT_MISSING_SCOPE = "add the missing scope to the Slack app (OAuth & Permissions) and reinstall it"
+HINT_AUTH = "SLACK_BOT_TOKEN is wrong, revoked, or for another workspace: copy the Bot User OAuth Token again"
+
+_NETWORK_ERRORS = (OSError, http.client.HTTPException)
+
+
+class SlackError(Exception):
+    """A Slack call failed: HTTP status (0 = no answer), Slack's ``error`` code, the method, a hint."""
+
+    def __init__(
+        self,
+        method: str,
+        code: str,
+        *,
+        status: int = 0,
+        hint: str = "",
+        needed: str = "",
+        provided: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.method = method
+        self.code = code
+        self.status = status
+        self.hint = hint
+        self.needed = needed
+        self.provided = provided
+        self.retry_after = retry_after
+        text = f"Slack {method} failed: {code} (HTTP {status})"
+        if needed:
+            text += f"; needed scope {needed}"
+        if hint:
+            text += f" - {hint}"
+        super().__init__(text)
+
+    def with_hint(self, hint: str) -> SlackError:
+        """The same failure with a plain-words hint on what to do."""
+        return SlackError(
+            self.method,
+            self.code,
+            status=self.status,
+            hint=hint,
+            needed=self.needed,
+            provided=self.provided,
+            retry_after=self.retry_after,
+        )
+
+
+# --------------------------------------------------------------------------- text helpers
+
+_BROADCAST_RE = re.compile(r"@(?=(?:channel|here|everyone))", re.IGNORECASE)
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def escape_text(s: str) -> str:
+    """Make outside text (Airtable values) inert in Slack mrkdwn.
+
+    ``& < >`` become ``&amp; &lt; &gt;`` so no ``<!channel>``, ``<@U…>``, ``<#C…>`` or
+    ``<https://…|disguised>`` link can form, and a zero-width space after the ``@`` of a bare
+    ``@channel``/``@here``/``@everyone`` keeps auto-parsing from turning it into a broadcast.
+    """
+    return _BROADCAST_RE.sub("@" + ZERO_WIDTH_SPACE, html.escape(s, quote=False))
+
+
+def plain_section(text: str) -> dict[str, Any]:
+    """A Block Kit section whose mrkdwn is ``verbatim``: nothing in it is auto-linked or auto-mentioned.
+
+    ``text`` must already be escaped (see :func:`escape_text`) where it came from outside.
+    """
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+
+
+def metadata_for(key: str) -> dict[str, Any]:
+    """The message metadata that marks a post so :meth:`SlackClient.find_posted` can find it."""
+    return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": key}}
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    for k, v in (headers or {}).items():
+        if str(k).lower() == name:
+            if isinstance(v, (list, tuple)):
+                return str(v[0]) if v else None
+            return str(v)
+    return None
+
+
+def _retry_after(headers: Mapping[str, Any] | None) -> float:
+    value = _header(headers, "retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+class _RateLimitRetry(RateLimitErrorRetryHandler):
+    """slack-sdk's 429 handler with an injected sleep, retrying only a Retry-After we will wait out."""
+
+    def __init__(self, max_retry_count: int, sleep: Callable[[float], None], max_wait: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+        self._max_wait = max_wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code == 429 and _retry_after(response.headers) <= self._max_wait
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        wait = _retry_after(response.headers if response is not None else None)
+        log.warning("Slack rate limit on %s; waiting %.0f s", request.url.rsplit("/", 1)[-1], wait)
+        self._sleep(wait)
+        state.increment_current_attempt()
+
+
+class _SleepMixin(RetryHandler):
+    _sleep: Callable[[float], None]
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self._sleep(NETWORK_BACKOFF_SECONDS)
+        state.increment_current_attempt()
+
+
+class _ConnectionRetry(_SleepMixin, ConnectionErrorRetryHandler):
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        ConnectionErrorRetryHandler.__init__(self, max_retry_count=NETWORK_RETRIES)
+        self._sleep = sleep
+
+
+class _ServerErrorRetry(_SleepMixin, ServerErrorRetryHandler):
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        ServerErrorRetryHandler.__init__(self, max_retry_count=NETWORK_RETRIES)
+        self._sleep = sleep
+
+
+def normalise_base_url(url: str) -> str:
+    url = (url or DEFAULT_API_URL).strip()
+    return url if url.endswith("/") else url + "/"
+
+
+# --------------------------------------------------------------------------- client
+
+
+class SlackClient:
+    """The Slack calls the jobs make (bot token, ``xoxb-``)."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        timeout: int = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        rate_limit_retries: int = RATE_LIMIT_RETRIES,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
+    ) -> None:
+        self.api_url = normalise_base_url(api_url)
+        rate = _RateLimitRetry(rate_limit_retries, sleep, max_retry_after)
+        # Idempotent calls: 429, lost connection and 500/503 are retried.
+        self._web = WebClient(
+            token=token,
+            base_url=self.api_url,
+            timeout=timeout,
+            retry_handlers=[rate, _ConnectionRetry(sleep), _ServerErrorRetry(sleep)],
+        )
+        # chat.postMessage: only 429 (a rejected request) is retried; anything else could duplicate.
+        self._post_web = WebClient(token=token, base_url=self.api_url, timeout=timeout, retry_handlers=[rate])
+
+    # plumbing ---------------------------------------------------------------------------------
+
+    def _call(self, method: str, fn: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = fn(**kwargs)
+        except SlackApiError as exc:
+            raise _error_from_api(method, exc) from None
+        except SlackClientError as exc:
+            raise SlackError(method, "client_error", hint=type(exc).__name__) from None
+        except _NETWORK_ERRORS as exc:
+            raise SlackError(method, "network_error", hint=f"no answer: {type(exc).__name__}") from None
+        data = response.data if isinstance(response.data, dict) else {}
+        out = dict(data)
+        out["_headers"] = dict(response.headers or {})
+        return out
+
+    # auth / scopes ----------------------------------------------------------------------------
+
+    def auth_test(self) -> dict[str, Any]:
+        """{"team", "team_id", "user_id", "bot_id", "url", "scopes"}; scopes is None if Slack did not say."""
+        data = self._call("auth.test", self._web.auth_test)
+        header = _header(data.get("_headers"), "x-oauth-scopes")
+        scopes = None if header is None else [s.strip() for s in header.split(",") if s.strip()]
+        return {
+            "team": data.get("team"),
+            "team_id": data.get("team_id"),
+            "user_id": data.get("user_id"),
+            "bot_id": data.get("bot_id"),
+            "url": data.get("url"),
+            "scopes": scopes,
+        }
+
+    def missing_scopes(self, required: list[str] | None = None) -> list[str]:
+        """The required scopes the token lacks (in the given order)."""
+        scopes = self.auth_test()["scopes"]
+        if scopes is None:
+            raise SlackError(
+                "auth.test", "scopes_unknown", status=200, hint="Slack sent no x-oauth-scopes header; check by hand"
+            )
+        granted = set(scopes)
+        return [s for s in (REQUIRED_SCOPES if required is None else required) if s not in granted]
+
+    # users / membership -----------------------------------------------------------------------
+
+    def lookup_user_by_email(self, email: str) -> str | None:
+        """The member's user id, or None when no (active) workspace member has this e-mail."""
+        try:
+            data = self._call("users.lookupByEmail", self._web.users_lookupByEmail, email=email)
+        except SlackError as exc:
+            if exc.code in NOT_FOUND_CODES:
+                return None
+            raise
+        user = data.get("user") or {}
+        if user.get("deleted"):
+            return None
+        uid = user.get("id")
+        return str(uid) if uid else None
+
+    def invite(self, channel: str, user_id: str) -> str:
+        """Add one user to a channel: "invited", or "already_in" when they were a member already."""
+        try:
+            self._call("conversations.invite", self._web.conversations_invite, channel=channel, users=[user_id])
+        except SlackError as exc:
+            if exc.code == "already_in_channel":
+                return "already_in"
+            if exc.code in ("not_in_channel", "channel_not_found"):
+                raise exc.with_hint(HINT_BOT_NOT_MEMBER) from None
+            raise
+        return "invited"
+
+    def kick(self, channel: str, user_id: str) -> str:
+        """Remove one user from a channel: "removed", or "not_in" when they were not a member."""
+        try:
+            self._call("conversations.kick", self._web.conversations_kick, channel=channel, user=user_id)
+        except SlackError as exc:
+            if exc.code == "not_in_channel":  # here: the *target* is not in the channel
+                return "not_in"
+            if exc.code == "channel_not_found":
+                raise exc.with_hint(HINT_BOT_NOT_MEMBER) from None
+            raise
+        return "removed"
+
+    def open_dm(self, user_id: str) -> str:
+        """The id of the bot's direct-message channel with this user (opened if needed)."""
+        data = self._call("conversations.open", self._web.conversations_open, users=[user_id])
+        return str((data.get("channel") or {})["id"])
+
+    # messages ---------------------------------------------------------------------------------
+
+    def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None, metadata_key: str) -> str:
+        """Post a message marked with ``metadata_key``; returns its ts.
+
+        ``text`` is sent as given (the notification fallback when ``blocks`` are used): escape
+        outside values with :func:`escape_text` first.  No link unfurling, no ``link_names``.
+        Raises ``SlackError(code="unknown_outcome")`` when the answer was lost: the message may
+        or may not be in the channel; call :meth:`find_posted` before posting again.
+        """
+        method = "chat.postMessage"
+        try:
+            response = self._post_web.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                metadata=metadata_for(metadata_key),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            err = _error_from_api(method, exc)
+            if err.status >= 500 or err.code in AMBIGUOUS_CODES:
+                raise _unknown(method, err.status, err.code) from None
+            raise err from None
+        except SlackClientError as exc:
+            raise SlackError(method, "client_error", hint=type(exc).__name__) from None
+        except _NETWORK_ERRORS as exc:
+            raise _unknown(method, 0, type(exc).__name__) from None
+        ts = response.get("ts")
+        if not ts:
+            raise _unknown(method, response.status_code, "no ts in answer")
+        return str(ts)
+
+    def find_posted(self, channel: str, metadata_key: str, *, oldest: float) -> str | None:
+        """The ts of a message posted after ``oldest`` (epoch seconds) with this metadata key, or None."""
+        cursor: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{oldest:.6f}",
+                "include_all_metadata": True,
+                "limit": HISTORY_PAGE,
+            }
+            if cursor:
+                kwargs["cursor"] = cursor
+            data = self._call("conversations.history", self._web.conversations_history, **kwargs)
+            for message in data.get("messages") or []:
+                meta = message.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == METADATA_EVENT_TYPE and payload.get("key") == metadata_key:
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+
+    # check ------------------------------------------------------------------------------------
+
+    def channel_info(self, channel: str) -> dict[str, Any]:
+        """conversations.info's channel object (id, name, is_private, is_member, is_archived, ...)."""
+        try:
+            data = self._call("conversations.info", self._web.conversations_info, channel=channel)
+        except SlackError as exc:
+            if exc.code in ("channel_not_found", "not_in_channel"):
+                raise exc.with_hint(HINT_BOT_NOT_MEMBER) from None
+            raise
+        return dict(data.get("channel") or {})
+
+
+def _unknown(method: str, status: int, why: str) -> SlackError:
+    return SlackError(
+        method,
+        "unknown_outcome",
+        status=status,
+        hint=f"the answer was lost ({why}); the message may have been posted - check with find_posted before re-sending",
+    )
+
+
+def _error_from_api(method: str, exc: SlackApiError) -> SlackError:
+    response = exc.response
+    status = int(getattr(response, "status_code", 0) or 0)
+    data = getattr(response, "data", None)
+    body: dict[str, Any] = data if isinstance(data, dict) else {}
+    code = str(body.get("error") or ("http_error" if status != 200 else "unknown_error"))
+    headers = getattr(response, "headers", None)
+    hint = ""
+    if code == "missing_scope":
+        hint = HINT_MISSING_SCOPE
+    elif code in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"):
+        hint = HINT_AUTH
+    retry_after = _retry_after(headers) if status == 429 else None
+    if status == 429:
+        code = "ratelimited"
+        hint = f"Slack asks to wait {retry_after:.0f} s before calling {method} again"
+    return SlackError(
+        method,
+        code,
+        status=status,
+        hint=hint,
+        needed=str(body.get("needed") or ""),
+        provided=str(body.get("provided") or ""),
+        retry_after=retry_after,
+    )

@@ -1,0 +1,526 @@
+"""A fake Slack Web API served over real HTTP on loopback, for tests.
+
+``FakeSlack().url`` ends with ``/api/`` and can be given to ``slack_sdk.WebClient(base_url=...)``.
+Every call is ``POST {url}{method}`` with ``Authorization: Bearer <token>`` and a JSON or
+form-encoded body (slack-sdk sends chat.* as JSON, the rest as forms); both are parsed.
+Errors look like Slack's: HTTP 200 with ``{"ok": false, "error": ...}``; a rate limit is HTTP 429
+with ``Retry-After``.  State (users, channels, messages, DMs) lives in dicts; drive and inspect it
+with ``add_user``, ``add_channel``, ``messages``, ``calls``, ``fail_next``, ``scopes``.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+Json = dict[str, Any]
+Response = tuple[int, Json]
+
+DEFAULT_SCOPES = [
+    "users:read",
+    "users:read.email",
+    "groups:write",
+    "groups:read",
+    "groups:history",
+    "channels:read",
+    "channels:history",
+    "chat:write",
+    "im:write",
+    "im:history",
+]
+TEAM_ID = "T0FAKE0001"
+BOT_USER_ID = "U0FAKEBOT1"
+BOT_ID = "B0FAKEBOT1"
+
+
+@dataclass
+class Failure:
+    error: str
+    status: int
+    retry_after: int | None
+    after_apply: bool
+    drop: bool
+    extra: Json
+
+
+class _ApiError(Exception):
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes")
+
+
+def _ts_key(ts: str) -> float:
+    return float(ts)
+
+
+class FakeSlack:
+    """A stateful fake of the Slack Web API methods partnerops uses."""
+
+    def __init__(self, token: str = "xoxb-fake-token", *, bot_user_id: str = BOT_USER_ID) -> None:
+        self.token = token
+        self.bot_user_id = bot_user_id
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
+        self.users: dict[str, str] = {}  # email -> user id
+        self.deleted: set[str] = set()
+        self.channels: dict[str, Json] = {}  # id -> {"members": set, "private": bool, "im": bool, "name": str}
+        self.dms: dict[str, str] = {}  # user id -> DM channel id
+        self._messages: dict[str, list[Json]] = defaultdict(list)
+        self._calls: dict[str, int] = defaultdict(int)
+        self.requests: list[Json] = []  # {"method", "params", "json"} for every call received
+        self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._lock = threading.RLock()
+        self._last_ts = 0.0
+        self._next_user = 1
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeSlack:
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host!s}:{port}/api/"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ controls
+
+    def add_user(self, email: str, *, deleted: bool = False) -> str:
+        with self._lock:
+            key = email.strip().lower()
+            if key in self.users:
+                return self.users[key]
+            uid = f"U{self._next_user:09d}"
+            self._next_user += 1
+            self.users[key] = uid
+            if deleted:
+                self.deleted.add(uid)
+            return uid
+
+    def add_channel(
+        self,
+        channel_id: str,
+        members: list[str] | None = None,
+        *,
+        private: bool = True,
+        bot_member: bool = True,
+        name: str | None = None,
+    ) -> str:
+        with self._lock:
+            people = set(members or [])
+            if bot_member:
+                people.add(self.bot_user_id)
+            self.channels[channel_id] = {
+                "members": people,
+                "private": private,
+                "im": False,
+                "archived": False,
+                "name": name or channel_id.lower(),
+            }
+            return channel_id
+
+    def members(self, channel: str) -> set[str]:
+        with self._lock:
+            return set(self.channels[channel]["members"])
+
+    def messages(self, channel: str | None = None) -> list[Json]:
+        """Posted messages, oldest first (all channels when ``channel`` is None)."""
+        with self._lock:
+            if channel is not None:
+                return [dict(m) for m in self._messages.get(channel, [])]
+            out = [dict(m) for msgs in self._messages.values() for m in msgs]
+            return sorted(out, key=lambda m: _ts_key(m["ts"]))
+
+    def calls(self, method: str) -> int:
+        with self._lock:
+            return self._calls[method]
+
+    def fail_next(
+        self,
+        method: str,
+        error: str = "internal_error",
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+        after_apply: bool = False,
+        drop: bool = False,
+        extra: Json | None = None,
+    ) -> None:
+        """Make the next call of ``method`` fail.
+
+        ``status`` defaults to 429 for "ratelimited" (with ``Retry-After: 1`` unless given) and 200
+        otherwise.  ``after_apply`` performs the call's effect first, then fails; ``drop`` closes
+        the connection without any answer (the client sees a lost response).
+        """
+        if status is None:
+            status = 429 if error == "ratelimited" else 200
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        with self._lock:
+            self._failures[method].append(Failure(error, status, retry_after, after_apply, drop, dict(extra or {})))
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, method: str, params: Json, auth: str | None) -> tuple[int, Json, dict[str, str], bool]:
+        """(status, body, extra headers, drop connection)."""
+        with self._lock:
+            self._calls[method] += 1
+            self.requests.append({"method": method, "params": dict(params)})
+            failure = self._failures[method].popleft() if self._failures[method] else None
+            headers = {"x-oauth-scopes": ",".join(self.scopes)}
+            token = auth[len("Bearer ") :] if auth and auth.startswith("Bearer ") else params.get("token")
+            if not token:
+                return 200, {"ok": False, "error": "not_authed"}, headers, False
+            if token != self.token:
+                return 200, {"ok": False, "error": "invalid_auth"}, headers, False
+            if failure is not None and not failure.after_apply:
+                return self._fail(failure, headers)
+            handler = self._routes().get(method)
+            if handler is None:
+                return 200, {"ok": False, "error": "unknown_method"}, headers, False
+            try:
+                body: Json = {"ok": True, **handler(params)}
+            except _ApiError as exc:
+                body = {"ok": False, "error": exc.error, **exc.extra}
+            if failure is not None:
+                return self._fail(failure, headers)
+            return 200, body, headers, False
+
+    def _fail(self, failure: Failure, headers: dict[str, str]) -> tuple[int, Json, dict[str, str], bool]:
+        if failure.drop:
+            return 0, {}, headers, True
+        if failure.retry_after is not None:
+            headers["Retry-After"] = str(failure.retry_after)
+        return failure.status, {"ok": False, "error": failure.error, **failure.extra}, headers, False
+
+    def _routes(self) -> dict[str, Callable[[Json], Json]]:
+        return {
+            "auth.test": self._auth_test,
+            "users.lookupByEmail": self._lookup_by_email,
+            "conversations.invite": self._invite,
+            "conversations.kick": self._kick,
+            "conversations.open": self._open,
+            "conversations.info": self._info,
+            "conversations.history": self._history,
+            "chat.postMessage": self._post,
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def _need(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise _ApiError("missing_scope", needed=scope, provided=",".join(self.scopes))
+
+    def _user_ids(self) -> set[str]:
+        return set(self.users.values()) | {self.bot_user_id}
+
+    def _channel(self, params: Json, *, scope_private: str, scope_public: str, scope_im: str = "") -> Json:
+        cid = str(params.get("channel") or "")
+        if not cid:
+            raise _ApiError("channel_not_found")
+        channel = self.channels.get(cid)
+        if channel is None:
+            raise _ApiError("channel_not_found")
+        if channel["im"]:
+            self._need(scope_im or scope_private)
+        else:
+            self._need(scope_private if channel["private"] else scope_public)
+        if channel["private"] and self.bot_user_id not in channel["members"]:
+            raise _ApiError("channel_not_found")  # a private channel the bot is not in is invisible to it
+        return channel
+
+    def _new_ts(self) -> str:
+        now = max(time.time(), self._last_ts + 0.000001)
+        self._last_ts = round(now, 6)
+        return f"{self._last_ts:.6f}"
+
+    # ------------------------------------------------------------------ methods
+
+    def _auth_test(self, params: Json) -> Json:
+        return {
+            "url": "https://fake-team.slack.com/",
+            "team": "Fake Team",
+            "user": "partnerops",
+            "team_id": TEAM_ID,
+            "user_id": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _lookup_by_email(self, params: Json) -> Json:
+        self._need("users:read.email")
+        email = str(params.get("email") or "").strip().lower()
+        uid = self.users.get(email)
+        if uid is None:
+            raise _ApiError("users_not_found")
+        return {
+            "user": {
+                "id": uid,
+                "team_id": TEAM_ID,
+                "name": email.split("@")[0],
+                "deleted": uid in self.deleted,
+                "is_bot": False,
+                "profile": {"email": email},
+            }
+        }
+
+    def _invite(self, params: Json) -> Json:
+        channel = self._channel(params, scope_private="groups:write", scope_public="channels:manage")
+        if channel["im"]:
+            raise _ApiError("method_not_supported_for_channel_type")
+        if self.bot_user_id not in channel["members"]:
+            raise _ApiError("not_in_channel")
+        users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise _ApiError("no_user")
+        for uid in users:
+            if uid == self.bot_user_id:
+                raise _ApiError("cant_invite_self")
+            if uid not in self._user_ids() or uid in self.deleted:
+                raise _ApiError("user_not_found")
+            if uid in channel["members"]:
+                raise _ApiError("already_in_channel")
+        channel["members"].update(users)
+        return {"channel": self._channel_obj(str(params["channel"]), channel)}
+
+    def _kick(self, params: Json) -> Json:
+        channel = self._channel(params, scope_private="groups:write", scope_public="channels:manage")
+        if channel["im"]:
+            raise _ApiError("method_not_supported_for_channel_type")
+        uid = str(params.get("user") or "")
+        if uid == self.bot_user_id:
+            raise _ApiError("cant_kick_self")
+        if uid not in self._user_ids():
+            raise _ApiError("user_not_found")
+        if uid not in channel["members"]:
+            raise _ApiError("not_in_channel")
+        channel["members"].discard(uid)
+        return {}
+
+    def _open(self, params: Json) -> Json:
+        self._need("im:write")
+        users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise _ApiError("users_list_not_supplied")
+        if len(users) > 1:
+            raise _ApiError("not_supported")  # group DMs are not faked
+        uid = users[0]
+        if uid not in self._user_ids() or uid in self.deleted:
+            raise _ApiError("user_not_found")
+        already = uid in self.dms
+        if not already:
+            dm = f"D{len(self.dms) + 1:09d}"
+            self.dms[uid] = dm
+            self.channels[dm] = {
+                "members": {uid, self.bot_user_id},
+                "private": True,
+                "im": True,
+                "archived": False,
+                "name": dm,
+                "user": uid,
+            }
+        body: Json = {"channel": {"id": self.dms[uid]}}
+        if already:
+            body["already_open"] = True
+            body["no_op"] = True
+        return body
+
+    def _channel_obj(self, cid: str, channel: Json) -> Json:
+        obj: Json = {
+            "id": cid,
+            "name": channel["name"],
+            "is_channel": not channel["private"] and not channel["im"],
+            "is_group": channel["private"] and not channel["im"],
+            "is_im": channel["im"],
+            "is_private": channel["private"],
+            "is_archived": channel["archived"],
+            "is_member": self.bot_user_id in channel["members"],
+        }
+        if channel["im"]:
+            obj["user"] = channel.get("user")
+        return obj
+
+    def _info(self, params: Json) -> Json:
+        channel = self._channel(params, scope_private="groups:read", scope_public="channels:read", scope_im="im:read")
+        return {"channel": self._channel_obj(str(params["channel"]), channel)}
+
+    def _history(self, params: Json) -> Json:
+        channel = self._channel(
+            params, scope_private="groups:history", scope_public="channels:history", scope_im="im:history"
+        )
+        if self.bot_user_id not in channel["members"]:
+            raise _ApiError("not_in_channel")
+        try:
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params["latest"]) if params.get("latest") else None
+        except ValueError:
+            raise _ApiError("invalid_ts_oldest") from None
+        inclusive = _truthy(params.get("inclusive", False))
+        with_meta = _truthy(params.get("include_all_metadata", False))
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        start = int(params.get("cursor") or 0)
+
+        def in_range(ts: float) -> bool:
+            after = ts >= oldest if inclusive else ts > oldest
+            before = latest is None or (ts <= latest if inclusive else ts < latest)
+            return after and before
+
+        found = [m for m in reversed(self._messages.get(str(params["channel"]), [])) if in_range(_ts_key(m["ts"]))]
+        page = found[start : start + limit]
+        out = []
+        for m in page:
+            item = {k: v for k, v in m.items() if k not in ("channel", "unfurl_links", "unfurl_media", "metadata")}
+            if with_meta and m.get("metadata"):
+                item["metadata"] = m["metadata"]
+            out.append(item)
+        more = start + limit < len(found)
+        return {
+            "messages": out,
+            "has_more": more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _post(self, params: Json) -> Json:
+        cid = str(params.get("channel") or "")
+        if cid in self._user_ids():  # posting to a user id goes to the bot's DM with them
+            cid = self._open({"users": cid})["channel"]["id"]
+            params = {**params, "channel": cid}
+        self._need("chat:write")
+        channel = self.channels.get(cid)
+        if channel is None:
+            raise _ApiError("channel_not_found")
+        if self.bot_user_id not in channel["members"]:
+            raise _ApiError("channel_not_found" if channel["private"] else "not_in_channel")
+        if channel["archived"]:
+            raise _ApiError("is_archived")
+        text = params.get("text")
+        blocks = params.get("blocks")
+        if isinstance(blocks, str):
+            try:
+                blocks = json.loads(blocks)
+            except ValueError:
+                raise _ApiError("invalid_blocks_format") from None
+        if not text and not blocks:
+            raise _ApiError("no_text")
+        if blocks is not None and (not isinstance(blocks, list) or len(blocks) > 50):
+            raise _ApiError("invalid_blocks")
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                raise _ApiError("invalid_metadata_format") from None
+        if metadata is not None and (not isinstance(metadata, dict) or "event_type" not in metadata):
+            raise _ApiError("invalid_metadata_schema")
+        ts = self._new_ts()
+        message: Json = {
+            "type": "message",
+            "ts": ts,
+            "user": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "text": text or "",
+            "channel": cid,
+        }
+        if blocks is not None:
+            message["blocks"] = blocks
+        if metadata is not None:
+            message["metadata"] = metadata
+        message["unfurl_links"] = params.get("unfurl_links")
+        message["unfurl_media"] = params.get("unfurl_media")
+        self._messages[cid].append(message)
+        public = {k: v for k, v in message.items() if k not in ("channel", "unfurl_links", "unfurl_media")}
+        return {"channel": cid, "ts": ts, "message": public}
+
+
+def _parse_body(raw: bytes, content_type: str) -> Json:
+    text = raw.decode("utf-8") if raw else ""
+    if "json" in content_type or text.lstrip().startswith("{"):
+        data = json.loads(text or "{}")
+        return dict(data) if isinstance(data, dict) else {}
+    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # silence the access log
+            return
+
+        def do_GET(self) -> None:
+            self._dispatch(b"")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self._dispatch(self.rfile.read(length) if length else b"")
+
+        def _dispatch(self, raw: bytes) -> None:
+            parts = urlsplit(self.path)
+            if not parts.path.startswith("/api/"):
+                self._send(404, {"ok": False, "error": "unknown_method"}, {})
+                return
+            method = parts.path[len("/api/") :]
+            try:
+                params = _parse_body(raw, self.headers.get("Content-Type") or "")
+            except ValueError:
+                self._send(200, {"ok": False, "error": "invalid_json"}, {})
+                return
+            for k, v in parse_qs(parts.query).items():
+                params.setdefault(k, v[-1])
+            status, body, headers, drop = fake.handle(method, params, self.headers.get("Authorization"))
+            if drop:
+                self.close_connection = True
+                return
+            self._send(status, body, headers)
+
+        def _send(self, status: int, body: Json, headers: dict[str, str]) -> None:
+            data = json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler

@@ -1,0 +1,358 @@
+"""integrations/slack.py against the fake Slack Web API (tests/fakes/slack.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from integrations.slack import (
+    REQUIRED_SCOPES,
+    SlackClient,
+    SlackError,
+    escape_text,
+    normalise_base_url,
+    plain_section,
+)
+from tests.fakes.slack import FakeSlack
+
+TOKEN = "xoxb-fake-token-0123456789"
+CIRCLE = "G0CIRCLE01"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # urllib would send 127.0.0.1 through an HTTP(S)_PROXY from the environment.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("SKIP_SLACK_SDK_WARNING", "1")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def slack(fake: FakeSlack, sleeps: list[float]) -> SlackClient:
+    return SlackClient(TOKEN, api_url=fake.url.rstrip("/"), timeout=5, sleep=sleeps.append)
+
+
+# --------------------------------------------------------------------------- auth / scopes
+
+
+def test_base_url_is_normalised(fake: FakeSlack) -> None:
+    assert fake.url.endswith("/api/")
+    assert normalise_base_url("http://x/api") == "http://x/api/"
+    assert normalise_base_url("http://x/api/") == "http://x/api/"
+    assert normalise_base_url("") == "https://slack.com/api/"
+
+
+def test_auth_test_reports_team_user_and_scopes(slack: SlackClient, fake: FakeSlack) -> None:
+    info = slack.auth_test()
+    assert info["team"] == "Fake Team"
+    assert info["user_id"] == fake.bot_user_id
+    assert info["scopes"] == fake.scopes
+    assert slack.missing_scopes(REQUIRED_SCOPES) == []
+
+
+def test_missing_scopes(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.scopes = ["chat:write", "users:read"]
+    missing = slack.missing_scopes(["users:read", "users:read.email", "chat:write", "groups:write"])
+    assert missing == ["users:read.email", "groups:write"]
+    assert set(slack.missing_scopes()) == set(REQUIRED_SCOPES) - {"chat:write", "users:read"}
+
+
+def test_invalid_auth_has_code_and_no_token(fake: FakeSlack) -> None:
+    secret = "xoxb-wrong-secret-token-987"
+    bad = SlackClient(secret, api_url=fake.url, sleep=lambda _s: None)
+    with pytest.raises(SlackError) as info:
+        bad.auth_test()
+    err = info.value
+    assert (err.code, err.method, err.status) == ("invalid_auth", "auth.test", 200)
+    assert secret not in str(err) and secret not in repr(err)
+    assert TOKEN not in str(err)
+    assert err.hint
+
+
+def test_missing_scope_error_carries_needed(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.scopes = ["users:read"]
+    with pytest.raises(SlackError) as info:
+        slack.lookup_user_by_email("a@example.com")
+    assert info.value.code == "missing_scope"
+    assert info.value.needed == "users:read.email"
+    assert "users:read.email" in str(info.value)
+
+
+# --------------------------------------------------------------------------- users / membership
+
+
+def test_lookup_user_by_email(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("Ann@Example.com")
+    assert slack.lookup_user_by_email("ann@example.com") == uid
+    assert slack.lookup_user_by_email("nobody@example.com") is None
+    gone = fake.add_user("gone@example.com", deleted=True)
+    assert gone
+    assert slack.lookup_user_by_email("gone@example.com") is None
+
+
+def test_invite_and_already_in(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("ann@example.com")
+    fake.add_channel(CIRCLE)
+    assert slack.invite(CIRCLE, uid) == "invited"
+    assert uid in fake.members(CIRCLE)
+    assert slack.invite(CIRCLE, uid) == "already_in"
+    assert fake.calls("conversations.invite") == 2
+    sent = fake.requests[-1]["params"]
+    assert sent["users"] == uid and sent["channel"] == CIRCLE
+
+
+def test_invite_where_bot_is_not_member_has_hint(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("ann@example.com")
+    fake.add_channel(CIRCLE, bot_member=False)
+    with pytest.raises(SlackError) as info:
+        slack.invite(CIRCLE, uid)
+    assert info.value.code == "channel_not_found"
+    assert "/invite" in info.value.hint and "/invite" in str(info.value)
+    fake.add_channel("C0PUBLIC01", private=False, bot_member=False)
+    fake.scopes.append("channels:manage")
+    with pytest.raises(SlackError) as info:
+        slack.invite("C0PUBLIC01", uid)
+    assert info.value.code == "not_in_channel" and info.value.hint
+
+
+def test_kick_and_not_in(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("ann@example.com")
+    fake.add_channel(CIRCLE, members=[uid])
+    assert slack.kick(CIRCLE, uid) == "removed"
+    assert uid not in fake.members(CIRCLE)
+    assert slack.kick(CIRCLE, uid) == "not_in"
+    with pytest.raises(SlackError) as info:
+        slack.kick(CIRCLE, fake.bot_user_id)
+    assert info.value.code == "cant_kick_self"
+
+
+def test_open_dm_is_stable(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("ann@example.com")
+    dm = slack.open_dm(uid)
+    assert dm.startswith("D")
+    assert slack.open_dm(uid) == dm
+    with pytest.raises(SlackError) as info:
+        slack.open_dm("U0NOBODY00")
+    assert info.value.code == "user_not_found"
+
+
+def test_channel_info(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE, name="top-partners")
+    info = slack.channel_info(CIRCLE)
+    assert info["id"] == CIRCLE and info["is_private"] and info["is_member"]
+    assert info["name"] == "top-partners"
+    with pytest.raises(SlackError) as err:
+        slack.channel_info("G0MISSING0")
+    assert err.value.code == "channel_not_found" and err.value.hint
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def test_ratelimited_once_then_success(slack: SlackClient, fake: FakeSlack, sleeps: list[float]) -> None:
+    uid = fake.add_user("ann@example.com")
+    fake.fail_next("users.lookupByEmail", "ratelimited", retry_after=3)
+    assert slack.lookup_user_by_email("ann@example.com") == uid
+    assert fake.calls("users.lookupByEmail") == 2
+    assert sleeps == [3.0]
+
+
+def test_ratelimited_post_is_retried(slack: SlackClient, fake: FakeSlack, sleeps: list[float]) -> None:
+    fake.add_channel(CIRCLE)
+    fake.fail_next("chat.postMessage", "ratelimited", retry_after=1)
+    ts = slack.post(CIRCLE, "hello", metadata_key="k-rl")
+    assert ts and len(fake.messages(CIRCLE)) == 1
+    assert sleeps == [1.0]
+
+
+def test_ratelimit_retries_are_bounded(slack: SlackClient, fake: FakeSlack, sleeps: list[float]) -> None:
+    for _ in range(3):
+        fake.fail_next("users.lookupByEmail", "ratelimited", retry_after=1)
+    with pytest.raises(SlackError) as info:
+        slack.lookup_user_by_email("ann@example.com")
+    assert (info.value.code, info.value.status, info.value.retry_after) == ("ratelimited", 429, 1.0)
+    assert fake.calls("users.lookupByEmail") == 3
+    assert len(sleeps) == 2
+
+
+def test_long_retry_after_is_not_waited_out(fake: FakeSlack, sleeps: list[float]) -> None:
+    client = SlackClient(TOKEN, api_url=fake.url, sleep=sleeps.append, max_retry_after=10)
+    fake.fail_next("auth.test", "ratelimited", retry_after=120)
+    with pytest.raises(SlackError) as info:
+        client.auth_test()
+    assert info.value.code == "ratelimited" and info.value.retry_after == 120.0
+    assert sleeps == []
+
+
+def test_real_sleep_default_with_retry_after_one(fake: FakeSlack) -> None:
+    """The shipped default (time.sleep) really honours Retry-After: 1."""
+    client = SlackClient(TOKEN, api_url=fake.url)
+    fake.fail_next("auth.test", "ratelimited", retry_after=1)
+    started = time.monotonic()
+    assert client.auth_test()["user_id"] == fake.bot_user_id
+    assert 0.9 <= time.monotonic() - started < 3
+
+
+# --------------------------------------------------------------------------- posting
+
+
+def test_post_sends_metadata_and_no_unfurl(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    blocks = [plain_section(escape_text("Welcome, <!channel> & co"))]
+    ts1 = slack.post(CIRCLE, "Welcome", blocks=blocks, metadata_key="welcome:rec1")
+    ts2 = slack.post(CIRCLE, "Again", metadata_key="welcome:rec2")
+    assert float(ts2) > float(ts1)
+    first, second = fake.messages(CIRCLE)
+    assert first["ts"] == ts1 and first["text"] == "Welcome"
+    assert first["metadata"] == {"event_type": "partnerops_effect", "event_payload": {"key": "welcome:rec1"}}
+    assert first["unfurl_links"] is False and first["unfurl_media"] is False
+    assert first["blocks"][0]["text"] == {
+        "type": "mrkdwn",
+        "text": "Welcome, &lt;!channel&gt; &amp; co",
+        "verbatim": True,
+    }
+    assert "blocks" not in second
+
+
+def test_post_to_dm(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("ann@example.com")
+    dm = slack.open_dm(uid)
+    ts = slack.post(dm, "psst", metadata_key="nudge:1")
+    assert fake.messages(dm)[0]["ts"] == ts
+    assert slack.find_posted(dm, "nudge:1", oldest=0) == ts
+
+
+def test_post_definite_error_is_not_unknown(slack: SlackClient, fake: FakeSlack) -> None:
+    with pytest.raises(SlackError) as info:
+        slack.post("G0MISSING0", "x", metadata_key="k")
+    assert info.value.code == "channel_not_found"
+
+
+def test_lost_answer_raises_unknown_outcome_then_find_posted_finds_it(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    slack.post(CIRCLE, "older", metadata_key="other-key")
+    started = time.time() - 5
+    fake.fail_next("chat.postMessage", after_apply=True, drop=True)
+    with pytest.raises(SlackError) as info:
+        slack.post(CIRCLE, "hello", metadata_key="join:rec1:2026-11")
+    assert info.value.code == "unknown_outcome" and info.value.status == 0
+    assert fake.calls("chat.postMessage") == 2  # never re-sent by the client
+    assert len(fake.messages(CIRCLE)) == 2  # ... but it did go out
+    found = slack.find_posted(CIRCLE, "join:rec1:2026-11", oldest=started)
+    assert found == fake.messages(CIRCLE)[-1]["ts"]
+    assert slack.find_posted(CIRCLE, "never-sent", oldest=started) is None
+    assert fake.requests[-1]["params"]["include_all_metadata"] in ("1", "true", True)
+
+
+def test_dropped_post_that_never_applied_is_not_found(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    started = time.time() - 5
+    fake.fail_next("chat.postMessage", drop=True)
+    with pytest.raises(SlackError) as info:
+        slack.post(CIRCLE, "hello", metadata_key="k1")
+    assert info.value.code == "unknown_outcome"
+    assert fake.calls("chat.postMessage") == 1
+    assert slack.find_posted(CIRCLE, "k1", oldest=started) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(500, "internal_error"), (503, "service_unavailable"), (200, "fatal_error")]
+)
+def test_server_errors_on_post_are_unknown_outcome(
+    slack: SlackClient, fake: FakeSlack, status: int, error: str
+) -> None:
+    fake.add_channel(CIRCLE)
+    fake.fail_next("chat.postMessage", error, status=status, after_apply=True)
+    with pytest.raises(SlackError) as info:
+        slack.post(CIRCLE, "hello", metadata_key="k")
+    assert info.value.code == "unknown_outcome"
+    assert fake.calls("chat.postMessage") == 1
+
+
+def test_idempotent_calls_retry_once_after_lost_answer(
+    slack: SlackClient, fake: FakeSlack, sleeps: list[float]
+) -> None:
+    uid = fake.add_user("ann@example.com")
+    fake.add_channel(CIRCLE)
+    fake.fail_next("conversations.invite", after_apply=True, drop=True)
+    assert slack.invite(CIRCLE, uid) == "already_in"  # the retry sees the applied invite
+    assert fake.calls("conversations.invite") == 2
+    fake.fail_next("conversations.kick", "internal_error", status=500)
+    assert slack.kick(CIRCLE, uid) == "removed"
+    assert len(sleeps) == 2
+
+
+def test_find_posted_pages_through_history(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    target = slack.post(CIRCLE, "first", metadata_key="needle")
+    for i in range(5):
+        slack.post(CIRCLE, f"m{i}", metadata_key=f"hay{i}")
+    import integrations.slack as mod
+
+    old = mod.HISTORY_PAGE
+    mod.HISTORY_PAGE = 2
+    try:
+        assert slack.find_posted(CIRCLE, "needle", oldest=0) == target
+    finally:
+        mod.HISTORY_PAGE = old
+    assert fake.calls("conversations.history") == 3
+
+
+def test_find_posted_respects_oldest(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    ts = slack.post(CIRCLE, "x", metadata_key="k")
+    assert slack.find_posted(CIRCLE, "k", oldest=float(ts) - 1) == ts
+    assert slack.find_posted(CIRCLE, "k", oldest=float(ts) + 1) is None
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("<!here>", "&lt;!here&gt;"),
+        ("<@U123>", "&lt;@U123&gt;"),
+        ("<https://evil|click>", "&lt;https://evil|click&gt;"),
+        ("Tom & Jerry", "Tom &amp; Jerry"),
+        ("hey @here now", "hey @\u200bhere now"),
+        ("@channel", "@\u200bchannel"),
+        ("@Everyone!", "@\u200bEveryone!"),
+        ("mail ann@example.com", "mail ann@example.com"),
+        ("@hereford cattle", "@\u200bhereford cattle"),
+    ],
+)
+def test_escape_text(raw: str, expected: str) -> None:
+    assert escape_text(raw) == expected
+
+
+@given(st.text())
+def test_escape_text_leaves_no_control_sequences(s: str) -> None:
+    out = escape_text(s)
+    assert "<" not in out and ">" not in out
+    lowered = out.lower()
+    for word in ("@here", "@channel", "@everyone"):
+        assert word not in lowered
+    assert out.replace("\u200b", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == s.replace(
+        "\u200b", ""
+    )
+
+
+def test_plain_section_is_verbatim() -> None:
+    assert plain_section("hi") == {"type": "section", "text": {"type": "mrkdwn", "text": "hi", "verbatim": True}}
