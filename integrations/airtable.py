@@ -291,6 +291,15 @@ class AirtableClient:
             out.extend(Record.from_api(dict(r)) for r in tbl.batch_update(payload))
         return out
 
+    def upsert(self, key: str, table: str, rows: list[dict[str, Any]], merge_on: list[str]) -> list[Record]:
+        """Create or update by the ``merge_on`` fields, 10 a call: safe to repeat."""
+        tbl = self.api.table(self.base_id(key), table)
+        out: list[Record] = []
+        for chunk in _chunks(rows, WRITE_BATCH):
+            answer = tbl.batch_upsert([{"fields": r} for r in chunk], key_fields=merge_on)
+            out.extend(Record.from_api(dict(r)) for r in answer["records"])
+        return out
+
     def delete(self, key: str, table: str, ids: list[str]) -> None:
         tbl = self.api.table(self.base_id(key), table)
         for chunk in _chunks(ids, WRITE_BATCH):

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from bases.schema import BASES
 from integrations.airtable import AirtableError, BudgetExhausted
+from jobs.circles import circles_estimate, run_circles
 from jobs.health import health_estimate, run_health
 from jobs.runtime import Runtime
 from jobs.sync import Syncer, full_sync_reason
@@ -83,6 +84,7 @@ def _run_sync(rt: Runtime, now: datetime, dry_run: bool, progress: Progress) -> 
 JOBS: dict[str, Job] = {
     "sync": Job("sync", _run_sync, _sync_estimate),
     "health": Job("health", run_health, health_estimate),
+    "circles": Job("circles", run_circles, circles_estimate),
 }
 ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from integrations.airtable import AirtableClient, Clock
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
+from integrations.slack import SlackClient
+from jobs.effects import EffectQueue, Executor
 from jobs.settings import Settings
 
 
@@ -34,6 +36,27 @@ class Runtime:
     ledger: CallLedger
     client: AirtableClient | None
     clock: Clock = field(default_factory=Clock)
+    slack: SlackClient | None = None
+    queue: EffectQueue | None = None
+
+    def effects(self) -> EffectQueue:
+        if self.queue is None:
+            self.queue = EffectQueue(self.settings.home / "effects.sqlite")
+        return self.queue
+
+    def executors(self) -> dict[str, Executor]:
+        """Real executors where credentials are set, the outbox elsewhere."""
+        from jobs.executors import AirtableExecutor, OutboxExecutor, SlackExecutor, StateExecutor
+        from jobs.writeback import RecordWriter
+
+        outbox = OutboxExecutor(self.settings.home, self.clock.now)
+        return {
+            "slack": SlackExecutor(self.slack) if self.slack is not None else outbox,
+            "airtable": AirtableExecutor(RecordWriter(self.store, self.client)),
+            "state": StateExecutor(self.store),
+            "email": outbox,
+            "crm": outbox,
+        }
 
     @property
     def home(self) -> Path:
@@ -55,8 +78,13 @@ class Runtime:
                 api_url=settings.airtable_api_url,
                 clock=clock,
             )
-        return cls(settings, store, ledger, client, clock)
+        slack = None
+        if settings.slack_bot_token:
+            slack = SlackClient(settings.slack_bot_token, api_url=settings.slack_api_url, sleep=clock.sleep)
+        return cls(settings, store, ledger, client, clock, slack)
 
     def close(self) -> None:
+        if self.queue is not None:
+            self.queue.close()
         self.store.close()
         self.ledger.close()

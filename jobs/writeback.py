@@ -89,6 +89,29 @@ class RecordWriter:
             self._apply_locally(key, table, chunk, result)
         return result
 
+    def upsert(self, key: str, table: str, merge_on: list[str], cells: dict[str, Any]) -> str:
+        """Create the record whose ``merge_on`` cells match, or update it; returns its id.
+
+        Repeating it never makes a second record, which makes it safe for a killed run to redo.
+        """
+        tdef = table_def(key, table)
+        for name in cells:
+            if not tdef.field(name).writer.job_may_write:
+                raise ValueError(f"jobs may not write {table}.{name}: partner managers own that field")
+        values = {n: to_cell(v) for n, v in cells.items()}
+        existing = next(
+            (r for r in self.store.all(key, table) if all(_same(r.get(m), values.get(m)) for m in merge_on)), None
+        )
+        if existing is not None:
+            if self.changed_cells(key, table, {existing.id: cells}):
+                self.update(key, table, {existing.id: cells})
+            return existing.id
+        if self.client is None:
+            return self.store.create(key, table, values).id
+        (record,) = self.client.upsert(key, table, [{k: v for k, v in values.items() if v is not None}], merge_on)
+        self.store.put(key, table, [record])
+        return record.id
+
     def _isolate(self, key: str, table: str, chunk: list[tuple[str, dict[str, Any]]], result: WriteResult) -> None:
         """A batch is all-or-nothing: find the bad record by writing one at a time."""
         for item in chunk:

@@ -1,0 +1,214 @@
+"""Planned effects and the queue that applies them: nothing twice, nothing lost.
+
+Rules return :class:`Effect` values with a stable key (same intent → same key). ``apply``
+first *enqueues* every effect of a cycle (one SQLite transaction, before anything runs), then
+drains the queue in order, marking each effect started before and done after it runs. A cycle
+killed at any point leaves its remaining effects queued; the next run drains them first. An
+effect found *started* but not done is reconciled with the remote (e.g. a Slack post is looked
+up by its metadata key) before it is repeated; one that can be neither checked nor safely
+repeated (an e-mail) is never sent again and is reported for a human to check.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS effects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    describe TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    planned_at TEXT NOT NULL,
+    started_at TEXT,
+    done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS effects_status ON effects (status, seq);
+CREATE INDEX IF NOT EXISTS effects_target ON effects (target, kind, done_at);
+"""
+
+PLANNED, STARTED, DONE, FAILED, UNKNOWN = "planned", "started", "done", "failed", "unknown"
+
+
+@dataclass(frozen=True)
+class Effect:
+    key: str
+    kind: str  # e.g. slack.invite, slack.kick, slack.dm, slack.post, airtable.update, airtable.upsert, email, crm.push
+    target: str  # who or what it touches (user e-mail, channel), for limits and for the summary
+    payload: dict[str, Any]
+    describe: str  # one line in plain words, for --dry-run and the run summary
+    repeatable: bool = True  # safe to run again when its outcome is unknown
+    group: str = ""  # effects of one group stop at the first permanent failure
+
+
+class EffectFailed(Exception):
+    """An effect could not be applied. ``permanent`` = retrying will not help until someone fixes data."""
+
+    def __init__(self, why: str, *, permanent: bool = True) -> None:
+        super().__init__(why)
+        self.why = why
+        self.permanent = permanent
+
+
+class Executor(Protocol):
+    def run(self, effect: Effect) -> dict[str, Any]: ...
+
+    def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
+        """The result if the effect already happened, None if it did not or cannot be known."""
+        ...
+
+
+@dataclass
+class ApplyReport:
+    done: list[Effect] = field(default_factory=list)
+    already: int = 0  # done in an earlier run (re-planned, skipped)
+    failed: dict[str, str] = field(default_factory=dict)  # key → why
+    unknown: dict[str, str] = field(default_factory=dict)  # key → what a human should check
+    pending: int = 0  # transient failures left queued for the next run
+
+
+class EffectQueue:
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA_SQL)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def enqueue(self, effects: Iterable[Effect], now: datetime) -> int:
+        """Queue effects not seen before; a failed one is queued again (its data may be fixed). Returns how many were done already."""
+        already = 0
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for e in effects:
+                row = self._db.execute("SELECT status FROM effects WHERE key=?", (e.key,)).fetchone()
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO effects (key, kind, target, payload, describe, status, planned_at) VALUES (?,?,?,?,?,?,?)",
+                        (e.key, e.kind, e.target, json.dumps(_payload_of(e)), e.describe, PLANNED, now.isoformat()),
+                    )
+                elif row[0] == FAILED:
+                    self._db.execute("UPDATE effects SET status=?, error=NULL WHERE key=?", (PLANNED, e.key))
+                elif row[0] == DONE:
+                    already += 1
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return already
+
+    def queued(self) -> list[tuple[Effect, str, str | None]]:
+        rows = self._db.execute(
+            "SELECT key, kind, target, payload, describe, status, started_at FROM effects WHERE status IN (?, ?) ORDER BY seq",
+            (PLANNED, STARTED),
+        )
+        return [(_effect_of(r), r[5], r[6]) for r in rows]
+
+    def mark(
+        self, key: str, status: str, now: datetime, *, result: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
+        column = {STARTED: "started_at", DONE: "done_at"}.get(status)
+        sets = "status=?, result=COALESCE(?, result), error=?" + (f", {column}=?" if column else "")
+        args: list[Any] = [status, json.dumps(result) if result is not None else None, error]
+        if column:
+            args.append(now.isoformat())
+        self._db.execute(f"UPDATE effects SET {sets} WHERE key=?", (*args, key))
+
+    def status(self, key: str) -> str | None:
+        row = self._db.execute("SELECT status FROM effects WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def last_done(self, target: str, kinds: tuple[str, ...], key_prefix: str = "") -> datetime | None:
+        """When an effect of these kinds last reached ``target`` (for "one nudge per 7 days")."""
+        marks = ",".join("?" * len(kinds))
+        row = self._db.execute(
+            f"SELECT MAX(COALESCE(done_at, started_at)) FROM effects WHERE target=? AND kind IN ({marks}) "
+            "AND key LIKE ? AND status IN ('done', 'started', 'unknown')",
+            (target, *kinds, key_prefix + "%"),
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def counts(self) -> dict[str, int]:
+        return {str(s): int(n) for s, n in self._db.execute("SELECT status, COUNT(*) FROM effects GROUP BY status")}
+
+
+def _payload_of(e: Effect) -> dict[str, Any]:
+    return {"payload": e.payload, "repeatable": e.repeatable, "group": e.group}
+
+
+def _effect_of(row: tuple[Any, ...]) -> Effect:
+    stored = json.loads(row[3])
+    return Effect(row[0], row[1], row[2], stored["payload"], row[4], stored["repeatable"], stored["group"])
+
+
+Clock = Callable[[], datetime]
+
+
+def drain(
+    queue: EffectQueue, executors: dict[str, Executor], clock: Clock, progress: Callable[[str], None] | None = None
+) -> ApplyReport:
+    """Apply every queued effect in order. Executors are chosen by the part of ``kind`` before the dot."""
+    report = ApplyReport()
+    broken_groups: dict[str, str] = {}
+    items = queue.queued()
+    for index, (effect, status, started_at) in enumerate(items, 1):
+        if effect.group and effect.group in broken_groups:
+            queue.mark(effect.key, FAILED, clock(), error=f"not done: {broken_groups[effect.group]}")
+            report.failed[effect.key] = f"not done: {broken_groups[effect.group]}"
+            continue
+        executor = executors[effect.kind.split(".")[0]]
+        if status == STARTED and _settled_by_reconcile(queue, executor, effect, started_at, clock, report):
+            continue
+        if progress and len(items) > 10 and index % 10 == 0:
+            progress(f"{index} of {len(items)} effects applied")
+        queue.mark(effect.key, STARTED, clock())
+        try:
+            result = executor.run(effect)
+        except EffectFailed as exc:
+            if exc.permanent:
+                queue.mark(effect.key, FAILED, clock(), error=exc.why)
+                report.failed[effect.key] = exc.why
+                if effect.group:
+                    broken_groups[effect.group] = f"{effect.describe} failed"
+            else:
+                queue.mark(effect.key, PLANNED, clock(), error=exc.why)
+                report.pending += 1
+                if effect.group:
+                    broken_groups[effect.group] = f"waiting for {effect.describe}"
+            continue
+        queue.mark(effect.key, DONE, clock(), result=result)
+        report.done.append(effect)
+    return report
+
+
+def _settled_by_reconcile(
+    queue: EffectQueue, executor: Executor, effect: Effect, started_at: str | None, clock: Clock, report: ApplyReport
+) -> bool:
+    """An effect a killed run had started: done already? Then record it; if unknowable and unsafe, hold it."""
+    since = datetime.fromisoformat(started_at) if started_at else clock() - timedelta(days=1)
+    found = executor.reconcile(effect, since)
+    if found is not None:
+        queue.mark(effect.key, DONE, clock(), result=found)
+        report.done.append(effect)
+        return True
+    if effect.repeatable:
+        return False
+    why = f"{effect.describe}: a run stopped while sending it; it may or may not have gone out, so it is not sent again"
+    queue.mark(effect.key, UNKNOWN, clock(), error=why)
+    report.unknown[effect.key] = why
+    return True

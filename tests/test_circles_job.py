@@ -1,0 +1,261 @@
+"""The circles job end to end against the fake Slack over HTTP: joins, leaves, nudges, pending
+invites, escaping, and a cycle killed after every external call then run again."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integrations.airtable import Clock
+from integrations.ledger import CallLedger
+from integrations.local import LocalStore
+from integrations.slack import SlackClient
+from jobs.circles import run_circles
+from jobs.effects import Effect
+from jobs.executors import SlackExecutor
+from jobs.runtime import Runtime
+from jobs.settings import Settings
+from tests.fakes.slack import FakeSlack
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+CHANNEL, MANAGERS = "G0CIRCLE01", "C0MANAGERS"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        fake.add_channel(CHANNEL)
+        fake.add_channel(MANAGERS, private=False)
+        yield fake
+
+
+def partner(store: LocalStore, name: str, score: int, *, last_referral: date | None = None, **extra: Any) -> str:
+    fields = {
+        "Name": name,
+        "Email": f"{name.split()[0].lower()}@partner.example",
+        "Health Score": score,
+        "Last Referral On": (last_referral or NOW.date() - timedelta(days=10)).isoformat(),
+        **extra,
+    }
+    return store.create("partners", "Partners", fields).id
+
+
+def setup_store(tmp_path: Path) -> LocalStore:
+    store = LocalStore(tmp_path / "store.sqlite")
+    store.create(
+        "circles",
+        "Circles",
+        {
+            "Name": "Top Partners",
+            "Slack Channel ID": CHANNEL,
+            "Enter Score": 75,
+            "Leave Score": 50,
+            "Stale After Days": 90,
+            "Active": True,
+            "Perks": "First pick of our referrals",
+        },
+    )
+    return store
+
+
+def runtime(tmp_path: Path, store: LocalStore, fake: FakeSlack, now: datetime = NOW) -> Runtime:
+    settings = Settings(
+        home=tmp_path,
+        slack_bot_token=fake.token,
+        slack_api_url=fake.url,
+        slack_manager_channel=MANAGERS,
+        referral_form_url="https://forms.example/refer",
+    )
+    clock = Clock(now=lambda: now, sleep=lambda _s: None)
+    slack_client = SlackClient(fake.token, api_url=fake.url, sleep=lambda _s: None)
+    return Runtime(settings, store, CallLedger(tmp_path / "ledger.sqlite"), None, clock, slack_client)
+
+
+def members(store: LocalStore) -> dict[str, str]:
+    return {r.fields["Partner Email"]: r.fields["Status"] for r in store.all("circles", "Members")}
+
+
+def dm_texts(fake: FakeSlack) -> list[str]:
+    return [m["text"] for m in fake.messages() if m.get("channel", "").startswith("D") or m.get("channel_type") == "im"]
+
+
+def test_a_top_partner_joins_once(tmp_path: Path, slack: FakeSlack) -> None:
+    store = setup_store(tmp_path)
+    jane = slack.add_user("jane@partner.example")
+    partner(store, "Jane Doe", 82)
+    partner(store, "Mid Level", 60)
+    outcome = run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    assert outcome.ok, outcome.failures
+    assert jane in slack.members(CHANNEL)
+    assert members(store) == {"jane@partner.example": "Active"}
+    texts = [m["text"] for m in slack.messages()]
+    assert any("welcome to *Top Partners*" in t and "First pick of our referrals" in t for t in texts)
+    assert slack.messages(CHANNEL)[-1]["text"] == "Please welcome Jane Doe to the circle!"
+    before = len(slack.messages())
+    again = run_circles(runtime(tmp_path, store, slack), NOW + timedelta(hours=1), False, lambda _m: None)
+    assert again.ok and len(slack.messages()) == before
+    assert "no membership change" in again.summary
+
+
+def test_a_partner_below_leave_score_is_removed_and_told_why(tmp_path: Path, slack: FakeSlack) -> None:
+    store = setup_store(tmp_path)
+    uid = slack.add_user("bob@partner.example")
+    slack.add_channel(CHANNEL, [uid])
+    pid = partner(store, "Bob Smith", 85)
+    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    store.merge_fields("partners", "Partners", pid, {"Health Score": 40})
+    later = NOW + timedelta(days=1)
+    outcome = run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
+    assert outcome.ok, outcome.failures
+    assert uid not in slack.members(CHANNEL)
+    member = store.all("circles", "Members")[0].fields
+    assert member["Status"] == "Removed" and member["Removed On"] == "2026-11-22"
+    assert "40" in member["Reason"]
+    removal = [m["text"] for m in slack.messages() if "taken you out" in m["text"]]
+    assert len(removal) == 1 and "https://forms.example/refer" in removal[0]
+
+
+def test_at_risk_nudge_once_per_stay_in_the_zone(tmp_path: Path, slack: FakeSlack) -> None:
+    store = setup_store(tmp_path)
+    slack.add_user("ann@partner.example")
+    pid = partner(store, "Ann Lee", 80)
+    day = NOW
+
+    def cycle(score: int) -> None:
+        nonlocal day
+        day += timedelta(days=8)
+        store.merge_fields("partners", "Partners", pid, {"Health Score": score})
+        assert run_circles(runtime(tmp_path, store, slack, day), day, False, lambda _m: None).ok
+
+    def nudges() -> int:
+        return sum("your place is at risk" in m["text"] for m in slack.messages())
+
+    cycle(80)
+    cycle(60)
+    assert nudges() == 1
+    cycle(60)
+    assert nudges() == 1
+    cycle(80)
+    cycle(60)
+    assert nudges() == 2
+
+
+def test_do_not_message_partners_get_no_message_but_membership_is_managed(tmp_path: Path, slack: FakeSlack) -> None:
+    store = setup_store(tmp_path)
+    uid = slack.add_user("quiet@partner.example")
+    partner(store, "Quiet One", 90, **{"Do Not Message": True})
+    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    assert uid in slack.members(CHANNEL)
+    assert not [m for m in slack.messages() if "welcome to" in m["text"]]
+
+
+def test_partner_not_in_slack_is_pending_and_managers_are_told_once(tmp_path: Path, slack: FakeSlack) -> None:
+    store = setup_store(tmp_path)
+    partner(store, "Nina Novak", 88)
+    for hours in (0, 1, 2):
+        run_circles(
+            runtime(tmp_path, store, slack, NOW + timedelta(hours=hours)),
+            NOW + timedelta(hours=hours),
+            False,
+            lambda _m: None,
+        )
+    assert members(store) == {"nina@partner.example": "Pending invite"}
+    notes = [m for m in slack.messages(MANAGERS) if "no Slack account" in m["text"]]
+    assert len(notes) == 1
+    uid = slack.add_user("nina@partner.example")
+    later = NOW + timedelta(days=1)
+    run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
+    assert members(store) == {"nina@partner.example": "Active"}
+    assert uid in slack.members(CHANNEL)
+
+
+def test_text_from_airtable_cannot_mention_the_channel(tmp_path: Path, slack: FakeSlack) -> None:
+    store = setup_store(tmp_path)
+    slack.add_user("eve@partner.example")
+    partner(store, "Eve <!channel> @here", 90)
+    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    post = slack.messages(CHANNEL)[-1]["text"]
+    assert "<!channel>" not in post and "&lt;!channel&gt;" in post
+    assert "@here" not in post
+
+
+class Killed(BaseException):
+    """Stands for the process dying: not an Exception, so nothing in the job catches it."""
+
+
+class KillingSlack(SlackExecutor):
+    def __init__(self, client: SlackClient, kill_at: int, after: bool) -> None:
+        super().__init__(client)
+        self.kill_at, self.after, self.count = kill_at, after, 0
+
+    def run(self, effect: Effect) -> dict[str, Any]:
+        self.count += 1
+        if self.count == self.kill_at and not self.after:
+            raise Killed
+        result = super().run(effect)
+        if self.count == self.kill_at:
+            raise Killed  # the effect happened, but the run died before recording it
+        return result
+
+
+def scenario(tmp_path: Path, fake: FakeSlack) -> tuple[LocalStore, dict[str, str]]:
+    store = setup_store(tmp_path)
+    fake.add_user("dora@partner.example")
+    pid = partner(store, "Dora Gone", 90)
+    run_circles(
+        runtime(tmp_path, store, fake, NOW - timedelta(days=1)), NOW - timedelta(days=1), False, lambda _m: None
+    )
+    store.merge_fields("partners", "Partners", pid, {"Health Score": 10})
+    users = {}
+    for name in ("Alma Top", "Bert Top", "Cleo Top"):
+        users[name] = fake.add_user(f"{name.split()[0].lower()}@partner.example")
+        partner(store, name, 90)
+    return store, users
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-effect", "after-effect"])
+@pytest.mark.parametrize("kill_at", range(1, 11))
+def test_killed_after_any_slack_call_then_rerun_sends_nothing_twice_and_misses_nothing(
+    tmp_path: Path, kill_at: int, after: bool
+) -> None:
+    with FakeSlack() as fake:
+        fake.add_channel(MANAGERS, private=False)
+        fake.add_channel(CHANNEL)
+        store, users = scenario(tmp_path, fake)
+        baseline = len(fake.messages())
+        rt = runtime(tmp_path, store, fake)
+        killer = KillingSlack(rt.slack, kill_at, after)  # type: ignore[arg-type]
+        executors = rt.executors()
+        rt.executors = lambda: {**executors, "slack": killer}  # type: ignore[method-assign]
+        killed = False
+        try:
+            run_circles(rt, NOW, False, lambda _m: None)
+        except Killed:
+            killed = True
+        outcome = run_circles(
+            runtime(tmp_path, store, fake, NOW + timedelta(minutes=5)),
+            NOW + timedelta(minutes=5),
+            False,
+            lambda _m: None,
+        )
+        assert outcome.ok, outcome.failures
+        new = fake.messages()[baseline:]
+        keys = Counter(m.get("metadata", {}).get("event_payload", {}).get("key") for m in new)
+        assert all(n == 1 for n in keys.values()), keys
+        assert sum("welcome to" in m["text"] for m in new) == 3
+        assert sum("taken you out" in m["text"] for m in new) == 1
+        assert sum("Please welcome" in m["text"] for m in new) == 1
+        assert set(users.values()) <= fake.members(CHANNEL)
+        assert fake.users["dora@partner.example"] not in fake.members(CHANNEL)
+        assert members(store) == {
+            "alma@partner.example": "Active",
+            "bert@partner.example": "Active",
+            "cleo@partner.example": "Active",
+            "dora@partner.example": "Removed",
+        }
+        assert killed or kill_at > 8
