@@ -45,6 +45,11 @@ def run_demo(settings: Settings, *, out: TextIO, now: datetime | None = None) ->
         outcomes = run_cycle(rt, now)
         for o in outcomes:
             print(f"job {o.job}: {o.status} — {o.summary}", file=out)
+        outbox = home / "outbox"
+        files = sorted(p for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else []
+        print(f"\n{len(files)} message(s) and action(s) a partner would have received are in {outbox}:", file=out)
+        for path in files[:12]:
+            print(f"  {path.relative_to(outbox)}", file=out)
         return 0
     finally:
         rt.close()
