@@ -9,6 +9,8 @@ from typing import TextIO
 from bases.drift import compare, create_base_body, link_fields
 from bases.schema import BASES, CIRCLE_DEFAULTS
 from integrations.airtable import AirtableClient, AirtableError
+from integrations.slack import HINT_AUTH, HINT_BOT_NOT_MEMBER, HINT_MISSING_SCOPE, REQUIRED_SCOPES, SlackError
+from jobs.circle_rules import CircleConfig
 from jobs.runtime import Runtime
 from jobs.settings import BASE_VARS, Settings
 from jobs.sync import capacity_warnings
@@ -52,6 +54,10 @@ def cmd_check(settings: Settings, out: TextIO) -> int:
             )
         else:
             failures += _check_airtable(rt.client, out)
+        if rt.slack is None:
+            print(f"{PASS} Slack: no SLACK_BOT_TOKEN, messages go to the outbox under {settings.home}/outbox", file=out)
+        else:
+            failures += _check_slack(rt, out)
         for base in BASES:
             for warning in capacity_warnings(rt.store, base):
                 print(f"WARN {warning}", file=out)
@@ -146,3 +152,41 @@ def cmd_budget(settings: Settings, out: TextIO, now: datetime | None = None) -> 
         return 0
     finally:
         rt.close()
+
+
+def _check_slack(rt: Runtime, out: TextIO) -> int:
+    """Token, scopes, and the bot's access to the managers' channel and each circle's channel."""
+    assert rt.slack is not None
+    try:
+        who = rt.slack.auth_test()
+    except SlackError as exc:
+        print(f"{FAIL} Slack token: {exc.code}. Fix: {exc.hint or HINT_AUTH}", file=out)
+        return 1
+    print(f"{PASS} Slack token: workspace {who.get('team')}", file=out)
+    failures = 0
+    scopes = who.get("scopes")
+    if scopes is None:
+        print("WARN Slack did not say which scopes the token has; compare by hand with the list in README.md", file=out)
+    else:
+        missing = [s for s in REQUIRED_SCOPES if s not in scopes]
+        if missing:
+            failures += 1
+            print(f"{FAIL} Slack scopes missing: {', '.join(missing)}. Fix: {HINT_MISSING_SCOPE}", file=out)
+        else:
+            print(f"{PASS} Slack scopes: all {len(REQUIRED_SCOPES)} present", file=out)
+    channels = [("managers' channel (SLACK_MANAGER_CHANNEL)", rt.settings.slack_manager_channel)]
+    for record in rt.store.all("circles", "Circles"):
+        config, _problems = CircleConfig.from_record(record)
+        if config.active:
+            channels.append((f"circle {config.name!r}", config.channel_id or ""))
+    for label, channel in channels:
+        if not channel:
+            continue
+        try:
+            rt.slack.channel_info(channel)
+        except SlackError as exc:
+            failures += 1
+            print(f"{FAIL} Slack {label} {channel}: {exc.code}. Fix: {exc.hint or HINT_BOT_NOT_MEMBER}", file=out)
+            continue
+        print(f"{PASS} Slack {label} {channel}: the bot can see it", file=out)
+    return failures

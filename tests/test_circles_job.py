@@ -259,3 +259,34 @@ def test_killed_after_any_slack_call_then_rerun_sends_nothing_twice_and_misses_n
             "dora@partner.example": "Removed",
         }
         assert killed or kill_at > 8
+
+
+def test_check_verifies_slack_token_scopes_and_channels(tmp_path: Path, slack: FakeSlack) -> None:
+    import io
+
+    from jobs.admin import cmd_check
+
+    store = setup_store(tmp_path)
+    store.create("circles", "Circles", {"Name": "Agencies", "Slack Channel ID": "G0NOTMEMBR", "Active": True})
+    slack.add_channel("G0NOTMEMBR", bot_member=False)
+    store.close()
+    settings = Settings(
+        home=tmp_path, slack_bot_token=slack.token, slack_api_url=slack.url, slack_manager_channel=MANAGERS
+    )
+    out = io.StringIO()
+    assert cmd_check(settings, out) == 1
+    text = out.getvalue()
+    assert "ok   Slack token" in text
+    assert f"ok   Slack circle 'Top Partners' {CHANNEL}: the bot can see it" in text
+    assert "FAIL Slack circle 'Agencies' G0NOTMEMBR: channel_not_found. Fix: the bot cannot see" in text
+    assert slack.token not in text
+
+    slack.scopes = [s for s in slack.scopes if s != "im:write"]
+    out = io.StringIO()
+    cmd_check(settings, out)
+    assert "FAIL Slack scopes missing: im:write" in out.getvalue()
+
+    bad = Settings(home=tmp_path, slack_bot_token="xoxb-wrong-token", slack_api_url=slack.url)
+    out = io.StringIO()
+    assert cmd_check(bad, out) == 1
+    assert "FAIL Slack token: invalid_auth" in out.getvalue() and "xoxb-wrong-token" not in out.getvalue()
