@@ -189,11 +189,14 @@ def _plan_at_risk(ctx: CircleContext, circle: CircleConfig, d: Decision, work: C
     """The at-risk nudge; False when a messaging limit holds it back (it is tried again later)."""
     view = ctx.views[d.email]
     if view.do_not_message:
-        work.story.append(f"{circle.name}: {view.name} is at risk ({d.reason}); not nudged (Do Not Message)")
+        work.story.append(f"{circle.name}: {view.name} is at risk ({d.reason}), not nudged (Do Not Message)")
         return True
-    last = ctx.queue.last_done(view.email, ("slack.dm",), NUDGE_PREFIX)
+    # Any message counts towards the gap: a welcome yesterday and "at risk" today would be noise.
+    last = ctx.queue.last_done(view.email, ("slack.dm",))
     if last is not None and ctx.now - last < NUDGE_GAP:
-        work.story.append(f"{circle.name}: {view.name} is at risk; nudge held back (one nudge per 7 days)")
+        work.story.append(
+            f"{circle.name}: {view.name} is at risk, nudge held back (a message went out less than 7 days ago)"
+        )
         return False
     user_id = _user_id(ctx, view)
     if user_id is None:

@@ -290,3 +290,18 @@ def test_check_verifies_slack_token_scopes_and_channels(tmp_path: Path, slack: F
     out = io.StringIO()
     assert cmd_check(bad, out) == 1
     assert "FAIL Slack token: invalid_auth" in out.getvalue() and "xoxb-wrong-token" not in out.getvalue()
+
+
+def test_no_at_risk_nudge_within_7_days_of_a_welcome(tmp_path: Path, slack: FakeSlack) -> None:
+    store = setup_store(tmp_path)
+    slack.add_user("vera@partner.example")
+    pid = partner(store, "Vera Dimitrov", 76)
+    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    store.merge_fields("partners", "Partners", pid, {"Health Score": 67})
+    for days in (1, 6):
+        later = NOW + timedelta(days=days)
+        outcome = run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
+        assert "nudge held back" in outcome.summary
+    later = NOW + timedelta(days=7)
+    run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
+    assert sum("your place is at risk" in m["text"] for m in slack.messages()) == 1

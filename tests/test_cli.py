@@ -136,3 +136,8 @@ def test_demo_runs_offline() -> None:
     assert code == 0
     assert "Partners › Partners: 40 records" in out
     assert "Contact Email: 'jane.doe@' is not a valid e-mail address" in out
+    story = out.split("what happened:")[1]
+    assert re.search(r"day +\d+ \(\w+ \d+\): .+ joins \(health score \d+ ≥ 75\)", story)
+    assert re.search(r"leaves \(score \d+ < 50\)", story)
+    assert re.search(r"nudged — at risk", story)
+    assert re.search(r"\d+ messages and actions partners would have received are in", out)
