@@ -83,7 +83,9 @@ def _run_sync(rt: Runtime, now: datetime, dry_run: bool, progress: Progress) -> 
 
 JOBS: dict[str, Job] = {
     "sync": Job("sync", _run_sync, _sync_estimate),
-    "health": Job("health", run_health, health_estimate),
+    "health": Job(
+        "health", lambda rt, now, dry, say: run_health(rt, now, dry, say, rt.settings.health), health_estimate
+    ),
     "circles": Job("circles", run_circles, circles_estimate),
 }
 ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]

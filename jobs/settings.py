@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from bases.records import is_email
+from jobs.health import HealthSettings
 
 SECRETS = ("AIRTABLE_TOKEN", "SLACK_BOT_TOKEN", "HUBSPOT_TOKEN", "SMTP_PASSWORD", "CRM_WEBHOOK_URL")
 CRM_TARGETS = ("hubspot", "webhook", "none")
@@ -53,6 +54,9 @@ DEFAULTS: dict[str, str] = {
     "PARTNEROPS_HOME": "./.partnerops",
     "TZ": "UTC",
     "SYNC_FULL_EVERY_DAYS": "7",
+    "HEALTH_WEIGHTS": "0.40,0.25,0.25,0.10",
+    "HEALTH_RECENCY_STEPS": "14:100,30:85,60:70,90:50,180:25",
+    "HEALTH_BANDS": "75,50,25",
 }
 
 
@@ -87,6 +91,7 @@ class Settings:
     home: Path = Path(".partnerops")
     tz: str = "UTC"
     sync_full_every_days: int = 7
+    health: HealthSettings = field(default_factory=HealthSettings)
 
     @property
     def uses_airtable(self) -> bool:
@@ -162,6 +167,50 @@ def _bool(env: dict[str, str], name: str, problems: list[str]) -> bool:
     return True
 
 
+def _health(env: dict[str, str], problems: list[str]) -> HealthSettings:
+    """SPEC §3's model, with weights, recency steps and band thresholds from the environment."""
+    default = HealthSettings()
+    raw = {n: env.get(n, "").strip() or DEFAULTS[n] for n in ("HEALTH_WEIGHTS", "HEALTH_RECENCY_STEPS", "HEALTH_BANDS")}
+    try:
+        weights = [float(x) for x in raw["HEALTH_WEIGHTS"].split(",")]
+        if len(weights) != 4 or abs(sum(weights) - 1) > 0.001 or min(weights) < 0:
+            raise ValueError
+    except ValueError:
+        problems.append(
+            f"HEALTH_WEIGHTS={raw['HEALTH_WEIGHTS']!r} must be four weights (recency, volume, quality, engagement) that add up to 1, e.g. {DEFAULTS['HEALTH_WEIGHTS']}"
+        )
+        weights = list(default.weights)
+    try:
+        steps = tuple((int(d), int(v)) for d, v in (pair.split(":") for pair in raw["HEALTH_RECENCY_STEPS"].split(",")))
+        days = [d for d, _ in steps]
+        if days != sorted(set(days)) or any(not 0 <= v <= 100 for _, v in steps):
+            raise ValueError
+    except ValueError:
+        problems.append(
+            f"HEALTH_RECENCY_STEPS={raw['HEALTH_RECENCY_STEPS']!r} must be days:points pairs with rising days and points 0-100, e.g. {DEFAULTS['HEALTH_RECENCY_STEPS']}"
+        )
+        steps = default.recency_steps
+    try:
+        top, healthy, at_risk = (int(x) for x in raw["HEALTH_BANDS"].split(","))
+        if not 100 >= top > healthy > at_risk >= 0:
+            raise ValueError
+    except ValueError:
+        problems.append(
+            f"HEALTH_BANDS={raw['HEALTH_BANDS']!r} must be the Top, Healthy and At risk thresholds, falling, e.g. {DEFAULTS['HEALTH_BANDS']}"
+        )
+        top, healthy, at_risk = default.top_from, default.healthy_from, default.at_risk_from
+    return HealthSettings(
+        weight_recency=weights[0],
+        weight_volume=weights[1],
+        weight_quality=weights[2],
+        weight_engagement=weights[3],
+        recency_steps=steps,
+        top_from=top,
+        healthy_from=healthy,
+        at_risk_from=at_risk,
+    )
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env"), *, require_bases: bool = True
 ) -> Settings:
@@ -232,6 +281,7 @@ def load_settings(
         home=Path(env.get("PARTNEROPS_HOME", "").strip() or DEFAULTS["PARTNEROPS_HOME"]),
         tz=tz,
         sync_full_every_days=_int(env, "SYNC_FULL_EVERY_DAYS", problems, minimum=1),
+        health=_health(env, problems),
     )
     if problems:
         raise ConfigError(problems)

@@ -97,3 +97,23 @@ def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
 def test_secrets_do_not_show_in_repr() -> None:
     s = load_settings({"AIRTABLE_TOKEN": "patTOPSECRET", **BASES, "SLACK_BOT_TOKEN": "xoxb-SECRET"}, None)
     assert "TOPSECRET" not in repr(s) and "xoxb" not in repr(s)
+
+
+def test_health_model_comes_from_the_environment() -> None:
+    s = load_settings(
+        {"HEALTH_WEIGHTS": "0.5,0.2,0.2,0.1", "HEALTH_RECENCY_STEPS": "7:100,30:60", "HEALTH_BANDS": "80,60,30"}, None
+    )
+    assert s.health.weights == (0.5, 0.2, 0.2, 0.1)
+    assert s.health.recency_steps == ((7, 100), (30, 60))
+    assert (s.health.top_from, s.health.healthy_from, s.health.at_risk_from) == (80, 60, 30)
+    assert load_settings({}, None).health.weights == (0.40, 0.25, 0.25, 0.10)
+
+
+def test_bad_health_model_is_explained() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            {"HEALTH_WEIGHTS": "0.5,0.5,0.5,0.5", "HEALTH_RECENCY_STEPS": "30:100,14:85", "HEALTH_BANDS": "50,75,25"},
+            None,
+        )
+    text = "\n".join(info.value.problems)
+    assert "must be four weights" in text and "rising days" in text and "falling" in text
