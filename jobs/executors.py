@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from integrations.airtable import AirtableError
-from integrations.slack import SlackClient, SlackError
+from integrations.slack import SlackClient, SlackError, plain_section
 from jobs.effects import Effect, EffectFailed
 from jobs.writeback import RecordWriter
 
@@ -104,7 +104,9 @@ class SlackExecutor:
             if effect.kind == "slack.kick":
                 return {"outcome": self.client.kick(p["channel"], p["user_id"])}
             channel = self.client.open_dm(p["user_id"]) if effect.kind == "slack.dm" else p["channel"]
-            return {"ts": self.client.post(channel, p["text"], blocks=p.get("blocks"), metadata_key=effect.key)}
+            # The text also goes as a verbatim Block Kit section, so Slack auto-parses nothing in it.
+            blocks = p.get("blocks") or [plain_section(p["text"])]
+            return {"ts": self.client.post(channel, p["text"], blocks=blocks, metadata_key=effect.key)}
         except SlackError as exc:
             raise EffectFailed(_slack_why(exc), permanent=exc.code in PERMANENT_SLACK) from None
 
