@@ -16,6 +16,7 @@ from bases.schema import BASES
 from integrations.airtable import AirtableError, BudgetExhausted
 from jobs.circles import circles_estimate, run_circles
 from jobs.health import health_estimate, run_health
+from jobs.referrals import referrals_estimate, run_referrals
 from jobs.runtime import Runtime
 from jobs.sync import Syncer, full_sync_reason
 
@@ -87,6 +88,7 @@ JOBS: dict[str, Job] = {
         "health", lambda rt, now, dry, say: run_health(rt, now, dry, say, rt.settings.health), health_estimate
     ),
     "circles": Job("circles", run_circles, circles_estimate),
+    "referrals": Job("referrals", run_referrals, referrals_estimate),
 }
 ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]
 

@@ -25,6 +25,7 @@ from jobs.settings import Settings
 
 DEMO_DAYS = 90
 STORY_JOBS = ("circles",)
+NOTHING_PUSHED = "; 0 pushed to the CRM"
 
 
 def _new_referrals(store: LocalStore, day: datetime, rng: random.Random) -> list[str]:
@@ -75,6 +76,8 @@ def _story_lines(day_index: int, day: datetime, outcomes: list[JobOutcome]) -> l
             story = o.summary.rsplit(" (", 1)[0]
             parts = [p for p in story.split("; ") if "held back" not in p and "Do Not Message" not in p]
             lines += [f"  day {day_index:>2} ({day:%b %d}): {part.split(': ', 1)[-1]}" for part in parts]
+        if o.job == "referrals" and o.status == "done" and NOTHING_PUSHED not in o.summary:
+            lines.append(f"  day {day_index:>2} ({day:%b %d}): referrals: {o.summary}")
         if o.job == "health" and "stage move" in o.summary:
             moves = o.summary.split("stage move", 1)[1].split(": ", 1)[1].split(";")[0]
             lines.append(f"  day {day_index:>2} ({day:%b %d}): stage {moves}")
@@ -89,7 +92,8 @@ def run_demo(settings: Settings, *, out: TextIO, now: datetime | None = None, da
     day = start
     clock = Clock(now=lambda: day, sleep=lambda _s: None)
     rt = Runtime.open(
-        replace(Settings(), home=home, tz=settings.tz, referral_form_url="https://forms.example/refer"), clock
+        replace(Settings(), home=home, tz=settings.tz, crm="outbox", referral_form_url="https://forms.example/refer"),
+        clock,
     )
     rng = random.Random(11)
     try:

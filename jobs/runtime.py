@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from integrations.airtable import AirtableClient, Clock
 from integrations.ledger import CallLedger
@@ -38,6 +39,31 @@ class Runtime:
     clock: Clock = field(default_factory=Clock)
     slack: SlackClient | None = None
     queue: EffectQueue | None = None
+    crm: Any = None  # a jobs.crm_targets.CrmTarget, built on first use
+
+    def crm_target(self) -> Any:
+        """HubSpot, the webhook, the outbox (demo), or None for CRM=none."""
+        if self.crm is None:
+            from jobs.crm_targets import HubSpotTarget, OutboxTarget
+
+            if self.settings.crm == "hubspot":
+                from integrations.hubspot import HubSpotClient
+
+                self.crm = HubSpotTarget(
+                    HubSpotClient(
+                        self.settings.hubspot_token,
+                        api_url=self.settings.hubspot_api_url,
+                        api_version=self.settings.hubspot_api_version,
+                        sleep=self.clock.sleep,
+                    )
+                )
+            elif self.settings.crm == "webhook":
+                from jobs.crm_targets import WebhookTarget
+
+                self.crm = WebhookTarget(self.settings.crm_webhook_url, sleep=self.clock.sleep)
+            elif self.settings.crm == "outbox":
+                self.crm = OutboxTarget(self.settings.home)
+        return self.crm
 
     def effects(self) -> EffectQueue:
         if self.queue is None:
@@ -55,8 +81,19 @@ class Runtime:
             "airtable": AirtableExecutor(RecordWriter(self.store, self.client)),
             "state": StateExecutor(self.store),
             "email": outbox,
-            "crm": outbox,
+            "crm": self._crm_executor(outbox),
         }
+
+    def _crm_executor(self, outbox: Executor) -> Executor:
+        from jobs.referrals import CrmExecutor
+        from jobs.writeback import RecordWriter
+
+        target = self.crm_target()
+        return (
+            outbox
+            if target is None
+            else CrmExecutor(target, self.store, RecordWriter(self.store, self.client), self.clock.now)
+        )
 
     @property
     def home(self) -> Path:

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, str] = {
     "CRM": "",
     "HUBSPOT_TOKEN": "",
     "HUBSPOT_API_URL": "https://api.hubapi.com",
+    "HUBSPOT_API_VERSION": "v3",
     "CRM_WEBHOOK_URL": "",
     "SMTP_HOST": "",
     "SMTP_PORT": "587",
@@ -80,6 +81,7 @@ class Settings:
     crm: str = "none"
     hubspot_token: str = field(default="", repr=False)
     hubspot_api_url: str = "https://api.hubapi.com"
+    hubspot_api_version: str = "v3"
     crm_webhook_url: str = field(default="", repr=False)
     smtp_host: str = ""
     smtp_port: int = 587
@@ -165,6 +167,13 @@ def _bool(env: dict[str, str], name: str, problems: list[str]) -> bool:
         return False
     problems.append(f"{name}={raw!r} must be true or false")
     return True
+
+
+def _api_version(env: dict[str, str], problems: list[str]) -> str:
+    raw = env.get("HUBSPOT_API_VERSION", "").strip() or DEFAULTS["HUBSPOT_API_VERSION"]
+    if raw != "v3" and not re.match(r"^\d{4}-\d{2}$", raw):
+        problems.append(f"HUBSPOT_API_VERSION={raw!r} must be v3 or a dated version like 2026-09")
+    return raw
 
 
 def _health(env: dict[str, str], problems: list[str]) -> HealthSettings:
@@ -270,6 +279,7 @@ def load_settings(
         crm=crm,
         hubspot_token=secrets["HUBSPOT_TOKEN"],
         hubspot_api_url=_url(env, "HUBSPOT_API_URL", problems),
+        hubspot_api_version=_api_version(env, problems),
         crm_webhook_url=_url(env, "CRM_WEBHOOK_URL", problems, secrets["CRM_WEBHOOK_URL"]),
         smtp_host=smtp_host,
         smtp_port=_int(env, "SMTP_PORT", problems, minimum=1),

@@ -1,0 +1,189 @@
+"""Where accepted referrals go: HubSpot, a webhook (Make, n8n, Zapier), or the outbox.
+
+A target turns one referral into the CRM's shape and pushes it idempotently: HubSpot by a
+unique deal property holding the referral's record id, the webhook by the same id as its
+Idempotency-Key. So a push repeated after a crash never makes a second deal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from integrations.hubspot import HubSpotClient, HubSpotError
+from integrations.webhook import WebhookClient, WebhookError, build_document
+
+REFERRAL_ID_PROPERTY = "partnerops_referral_id"
+DEAL_PROPERTIES: list[dict[str, Any]] = [
+    {
+        "name": REFERRAL_ID_PROPERTY,
+        "label": "Partner referral ID",
+        "type": "string",
+        "fieldType": "text",
+        "hasUniqueValue": True,
+        "description": "Airtable record id of the referral (set by partnerops)",
+    },
+    {"name": "partnerops_partner", "label": "Referring partner", "type": "string", "fieldType": "text"},
+    {
+        "name": "partnerops_attribution",
+        "label": "Partner attribution",
+        "type": "enumeration",
+        "fieldType": "select",
+        "options": [{"label": "Sourced", "value": "Sourced"}, {"label": "Influenced", "value": "Influenced"}],
+    },
+]
+
+
+@dataclass(frozen=True)
+class Referral:
+    """What a target needs of one referral (already validated by the registration rules)."""
+
+    id: str
+    name: str
+    company: str
+    domain: str | None
+    contact_name: str
+    contact_email: str | None
+    notes: str
+    partner_email: str
+    partner_name: str
+    registered_at: str
+    attribution: str
+    expires_on: str | None = None
+    partner_company: str | None = None
+    pushed_at: str = ""
+
+
+class PushFailed(Exception):
+    def __init__(self, why: str, *, permanent: bool) -> None:
+        super().__init__(why)
+        self.why = why
+        self.permanent = permanent
+
+
+class CrmTarget(Protocol):
+    name: str
+
+    def open_deal_exists(self, domain: str | None, email: str | None) -> bool: ...
+
+    def push(self, referral: Referral) -> str:
+        """Create or update the deal for this referral; returns the CRM's deal id."""
+        ...
+
+
+def document(referral: Referral, occurred_at: str) -> dict[str, Any]:
+    """The JSON document of one accepted referral (webhook body and outbox file): one documented
+    shape, ``partnerops.referral.v1``, built by :func:`integrations.webhook.build_document`."""
+    return build_document(
+        referral_id=referral.id,
+        event="referral.accepted",
+        occurred_at=occurred_at,
+        referral={
+            "name": referral.name,
+            "company": referral.company,
+            "company_domain": referral.domain,
+            "contact_name": referral.contact_name,
+            "contact_email": referral.contact_email,
+            "notes": referral.notes,
+            "registered_on": referral.registered_at[:10],
+            "expires_on": referral.expires_on,
+        },
+        partner={"email": referral.partner_email, "name": referral.partner_name, "company": referral.partner_company},
+        attribution=referral.attribution,
+    )
+
+
+class WebhookTarget:
+    """CRM=webhook: one POST per accepted referral; the referral id is its Idempotency-Key."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, *, sleep: Any = None) -> None:
+        self.client = WebhookClient(url, sleep=sleep) if sleep is not None else WebhookClient(url)
+
+    def open_deal_exists(self, domain: str | None, email: str | None) -> bool:
+        return False  # a webhook cannot be asked; attribution is Sourced
+
+    def push(self, referral: Referral) -> str:
+        try:
+            self.client.push(document(referral, referral.pushed_at))
+        except WebhookError as exc:
+            raise PushFailed(str(exc), permanent=exc.permanent) from None
+        return f"webhook:{referral.id}"
+
+
+class HubSpotTarget:
+    name = "hubspot"
+
+    def __init__(self, client: HubSpotClient) -> None:
+        self.client = client
+        self._ready = False
+
+    def _setup(self) -> None:
+        if not self._ready:
+            self.client.ensure_deal_properties(DEAL_PROPERTIES)
+            self._ready = True
+
+    def open_deal_exists(self, domain: str | None, email: str | None) -> bool:
+        try:
+            return self.client.open_deal_exists(domain, email)
+        except HubSpotError as exc:
+            raise _failed(exc) from None
+
+    def push(self, referral: Referral) -> str:
+        try:
+            self._setup()
+            pipeline, stage = self.client.first_stage()
+            deal = {
+                REFERRAL_ID_PROPERTY: referral.id,
+                "dealname": referral.name or f"{referral.company} (partner referral)",
+                "partnerops_partner": referral.partner_email,
+                "partnerops_attribution": referral.attribution,
+            }
+            result = self.client.upsert_deals(
+                [deal], REFERRAL_ID_PROPERTY, create_only={"pipeline": pipeline, "dealstage": stage}
+            )
+            outcome = result[referral.id]
+            if not outcome.ok or outcome.id is None:
+                raise (
+                    _failed(outcome.error)
+                    if outcome.error
+                    else PushFailed("HubSpot returned no deal id", permanent=False)
+                )
+            if referral.contact_email:
+                props = {"email": referral.contact_email}
+                if referral.contact_name:
+                    first, _, last = referral.contact_name.partition(" ")
+                    props.update(firstname=first, lastname=last)
+                contact = self.client.upsert_contact(referral.contact_email, props)
+                self.client.associate_deal_contact(outcome.id, contact)
+            return outcome.id
+        except HubSpotError as exc:
+            raise _failed(exc) from None
+
+
+def _failed(exc: HubSpotError) -> PushFailed:
+    permanent = 400 <= exc.status < 500 and exc.status not in (408, 423, 429)
+    return PushFailed(f"HubSpot said {exc.category}: {exc.message}", permanent=permanent)
+
+
+class OutboxTarget:
+    """No CRM account (the demo): each push is a JSON file under outbox/crm."""
+
+    name = "outbox"
+
+    def __init__(self, home: Path) -> None:
+        self.root = home / "outbox" / "crm"
+
+    def open_deal_exists(self, domain: str | None, email: str | None) -> bool:
+        return False
+
+    def push(self, referral: Referral) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"deal-{referral.id}.json"
+        path.write_text(
+            json.dumps(document(referral, referral.pushed_at), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        return f"outbox:{referral.id}"
