@@ -1,0 +1,419 @@
+"""integrations/email.py against a real local SMTP server (aiosmtpd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import email
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from jinja2 import UndefinedError
+
+from integrations.email import (
+    EmailError,
+    SmtpSender,
+    build_intro,
+    check_address,
+    render_text,
+    safe_header,
+    split_subject,
+)
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "jobs" / "templates" / "intro_email.txt.j2"
+USER = "mailer"
+PASSWORD = "s3cret-Pa55word!"
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class Envelope:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+
+@dataclass
+class Recorder:
+    """aiosmtpd handler: records envelopes; refuses some recipients; can fail DATA."""
+
+    refuse: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
+    data_reply: str = ""  # non-empty: answer DATA with this instead of accepting
+    drop_on_data: bool = False  # close the connection instead of answering DATA
+    received: list[Envelope] = field(default_factory=list)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.drop_on_data:
+            server.transport.close()
+            return "250 OK"
+        if self.data_reply:
+            return self.data_reply
+        self.received.append(Envelope(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and auth_data == (USER.encode(), PASSWORD.encode())
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def _serve(handler: Recorder, **smtp_options: Any) -> Iterator[Controller]:
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=5, **smtp_options)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def server(recorder: Recorder) -> Iterator[Controller]:
+    yield from _serve(recorder)
+
+
+@pytest.fixture
+def auth_server(recorder: Recorder) -> Iterator[Controller]:
+    yield from _serve(recorder, auth_require_tls=False, authenticator=authenticator)
+
+
+def sender_for(controller: Controller, **kwargs: Any) -> SmtpSender:
+    options: dict[str, Any] = {"starttls": False, "timeout": 2, "local_hostname": "localhost"}
+    options.update(kwargs)
+    return SmtpSender(controller.hostname, controller.port, **options)
+
+
+def intro(**overrides: Any) -> EmailMessage:
+    values: dict[str, Any] = {
+        "sender": "partners@example.com",
+        "sender_name": "Partner Team",
+        "to_name": "Ana Partner",
+        "to_email": "ana@partner.example",
+        "cc_name": "Bob Lead",
+        "cc_email": "bob@lead.example",
+        "subject": "Introduction: Bob Lead (Acme)",
+        "body": "Hi Ana,\n\nMeet Bob.\n",
+        "message_id_key": "intro:recA1",
+        "domain": "example.com",
+        "now": NOW,
+    }
+    values.update(overrides)
+    return build_intro(**values)
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def test_intro_is_delivered_to_partner_and_contact_with_headers(server: Controller, recorder: Recorder) -> None:
+    refused = sender_for(server).send(intro())
+
+    assert refused == {}
+    [env] = recorder.received
+    assert env.mail_from == "partners@example.com"
+    assert env.rcpt_tos == ["ana@partner.example", "bob@lead.example"]
+    got = email.message_from_bytes(env.content)
+    assert got["From"] == "Partner Team <partners@example.com>"
+    assert got["Reply-To"] == "Partner Team <partners@example.com>"
+    assert got["To"] == "Ana Partner <ana@partner.example>"
+    assert got["Cc"] == "Bob Lead <bob@lead.example>"
+    assert got["Subject"] == "Introduction: Bob Lead (Acme)"
+    assert got["Date"] == "Mon, 02 Nov 2026 09:00:00 +0000"
+    assert got.get_content_type() == "text/plain"
+    assert got.get_payload(decode=True) == b"Hi Ana,\r\n\r\nMeet Bob.\r\n"
+
+
+def test_message_id_is_deterministic() -> None:
+    first = intro()["Message-ID"]
+    again = intro(subject="other", now=datetime(2030, 1, 1, tzinfo=timezone.utc))["Message-ID"]
+    other = intro(message_id_key="intro:recB2")["Message-ID"]
+    assert first == again != other
+    assert first.startswith("<") and first.endswith("@example.com>")
+    assert len(first.split("@")[0]) == 1 + 24
+
+
+def test_non_ascii_names_and_body_survive(server: Controller, recorder: Recorder) -> None:
+    sender_for(server).send(intro(to_name="Zoë Müller", subject="Intro: Ünicode GmbH", body="Grüße, Zoë\n" + "x" * 200))
+    got = email.message_from_bytes(recorder.received[0].content, policy=email.policy.default)
+    assert str(got["To"]) == "Zoë Müller <ana@partner.example>"
+    assert str(got["Subject"]) == "Intro: Ünicode GmbH"
+    assert got.get_content().replace("\r\n", "\n") == "Grüße, Zoë\n" + "x" * 200 + "\n"
+    assert recorder.received[0].content.isascii()
+
+
+def test_some_recipients_refused_returns_them_but_delivers(server: Controller, recorder: Recorder) -> None:
+    recorder.refuse["bob@lead.example"] = "550 5.1.1 no such user"
+    refused = sender_for(server).send(intro())
+    assert refused == {"bob@lead.example": (550, "5.1.1 no such user")}
+    assert recorder.received[0].rcpt_tos == ["ana@partner.example"]
+
+
+# --------------------------------------------------------------------------- header injection
+
+
+INJECTIONS = [
+    "Eve\r\nBcc: x@evil.com",
+    "Eve\nBcc: x@evil.com",
+    "Eve\rBcc: x@evil.com",
+    "Eve\u2028Bcc: x@evil.com",
+    "Eve\x85Bcc: x@evil.com",
+    "Eve\r\n\r\nfake body",
+]
+
+
+@pytest.mark.parametrize("evil", INJECTIONS)
+def test_header_injection_in_names_and_subject_adds_no_header(
+    evil: str, server: Controller, recorder: Recorder
+) -> None:
+    sender_for(server).send(intro(to_name=evil, cc_name=evil, sender_name=evil, subject=evil))
+
+    [env] = recorder.received
+    assert env.rcpt_tos == ["ana@partner.example", "bob@lead.example"]
+    got = email.message_from_bytes(env.content)
+    assert got["Bcc"] is None
+    assert sorted(got.keys()) == sorted(
+        [
+            "From",
+            "Reply-To",
+            "To",
+            "Cc",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+            "MIME-Version",
+        ]
+    )
+    assert got.get_payload(decode=True) == b"Hi Ana,\r\n\r\nMeet Bob.\r\n"
+    assert "\n" not in got["Subject"] and "\r" not in got["Subject"]
+
+
+def test_safe_header() -> None:
+    assert safe_header("  Eve\r\nBcc:\tx@evil.com  ") == "Eve Bcc: x@evil.com"
+    assert safe_header("A\x00B\x1bC") == "A B C"  # control characters become spaces
+    assert safe_header("C\u202eD\u200bE") == "CDE"  # format characters (bidi override, zero width) go
+    assert safe_header("Zoë  Müller") == "Zoë Müller"
+    assert safe_header("\r\n") == ""
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "plain",
+        "a@@b.com",
+        "a@b@c.com",
+        "a b@c.com",
+        "a@c.com\r\nBcc: x@evil.com",
+        "<a@c.com>",
+        "Eve <a@c.com>",
+        "a@localhost",
+        ".a@c.com",
+        "a..b@c.com",
+        "a@-c.com",
+        "zoë@c.com",
+        "a@c.com, b@d.com",
+    ],
+)
+def test_invalid_address_raises_value_error(bad: str) -> None:
+    with pytest.raises(ValueError):
+        check_address(bad)
+    with pytest.raises(ValueError):
+        intro(cc_email=bad)
+
+
+def test_valid_addresses() -> None:
+    for good in ["a@b.co", "first.last+tag@sub.example.org", "o'neil@x-y.com", " a@b.co ", "a@b.co\r\n"]:
+        assert check_address(good) == good.strip()
+
+
+def test_invalid_address_raises_before_any_connection() -> None:
+    msg = EmailMessage()
+    msg["From"] = "partners@example.com"
+    msg["To"] = "not an address"
+    msg.set_content("hi")
+    sender = SmtpSender("127.0.0.1", free_port(), starttls=False, timeout=1)  # nothing listens there
+    with pytest.raises(ValueError):
+        sender.send(msg)
+
+
+def test_bad_domain_for_message_id() -> None:
+    with pytest.raises(ValueError):
+        intro(domain="example.com>\r\nBcc: x@evil.com")
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_recipients_all_refused_550_is_permanent(server: Controller, recorder: Recorder) -> None:
+    recorder.refuse["ana@partner.example"] = "550 5.1.1 no such user"
+    recorder.refuse["bob@lead.example"] = "550 5.1.1 no such user"
+    with pytest.raises(EmailError) as info:
+        sender_for(server).send(intro())
+    assert info.value.permanent is True
+    assert info.value.code == 550
+    assert info.value.stage == "rcpt"
+    assert set(info.value.refused) == {"ana@partner.example", "bob@lead.example"}
+    assert recorder.received == []
+
+
+def test_recipients_refused_with_4xx_is_temporary(server: Controller, recorder: Recorder) -> None:
+    recorder.refuse["ana@partner.example"] = "450 4.2.1 mailbox busy"
+    recorder.refuse["bob@lead.example"] = "550 5.1.1 no such user"
+    with pytest.raises(EmailError) as info:
+        sender_for(server).send(intro())
+    assert info.value.permanent is False
+
+
+@pytest.mark.parametrize(("reply", "permanent"), [("554 5.7.1 rejected as spam", True), ("451 4.3.0 try later", False)])
+def test_data_rejected(reply: str, permanent: bool, server: Controller, recorder: Recorder) -> None:
+    recorder.data_reply = reply
+    with pytest.raises(EmailError) as info:
+        sender_for(server).send(intro())
+    assert info.value.permanent is permanent
+    assert info.value.code == int(reply[:3])
+    assert info.value.unknown_outcome is False
+
+
+def test_connection_lost_during_data_is_unknown_outcome(server: Controller, recorder: Recorder) -> None:
+    recorder.drop_on_data = True
+    with pytest.raises(EmailError) as info:
+        sender_for(server).send(intro())
+    assert info.value.permanent is False
+    assert info.value.unknown_outcome is True
+    assert info.value.stage == "data"
+
+
+def test_connection_refused_is_temporary_and_hides_password() -> None:
+    sender = SmtpSender("127.0.0.1", free_port(), user=USER, password=PASSWORD, starttls=False, timeout=2)
+    with pytest.raises(EmailError) as info:
+        sender.send(intro())
+    assert info.value.permanent is False
+    assert info.value.code == 0
+    assert info.value.stage == "connect"
+    assert PASSWORD not in str(info.value)
+    assert PASSWORD not in repr(sender)
+
+
+def test_silent_server_times_out_as_temporary() -> None:
+    with socket.socket() as listener:  # accepts TCP (backlog) but never greets
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        sender = SmtpSender("127.0.0.1", listener.getsockname()[1], starttls=False, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(EmailError) as info:
+            sender.send(intro())
+    assert info.value.permanent is False
+    assert time.monotonic() - started < 2
+
+
+def test_starttls_required_but_not_offered(server: Controller, recorder: Recorder) -> None:
+    with pytest.raises(EmailError) as info:
+        sender_for(server, starttls=True).send(intro())
+    assert info.value.stage == "starttls"
+    assert info.value.permanent is True
+    assert "STARTTLS" in str(info.value)
+    assert recorder.received == []
+
+
+# --------------------------------------------------------------------------- login
+
+
+def test_login_then_send(auth_server: Controller, recorder: Recorder) -> None:
+    sender_for(auth_server, user=USER, password=PASSWORD).send(intro())
+    assert len(recorder.received) == 1
+
+
+def test_wrong_password_is_permanent_and_not_in_message(auth_server: Controller, recorder: Recorder) -> None:
+    with pytest.raises(EmailError) as info:
+        sender_for(auth_server, user=USER, password=PASSWORD + "x").send(intro())
+    assert info.value.stage == "login"
+    assert info.value.code == 535
+    assert info.value.permanent is True
+    assert PASSWORD not in str(info.value)
+    assert recorder.received == []
+
+
+def test_login_against_server_without_auth_is_an_email_error(server: Controller) -> None:
+    with pytest.raises(EmailError) as info:
+        sender_for(server, user=USER, password=PASSWORD).send(intro())
+    assert info.value.stage == "login"
+    assert PASSWORD not in str(info.value)
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def render_intro(**overrides: str) -> tuple[str, str]:
+    context = {
+        "partner_first_name": "Ana",
+        "contact_name": "Bob Lead",
+        "contact_email": "bob@lead.example",
+        "company": "Acme <b>&</b> Co",
+        "notes": "Wants a HubSpot migration in Q3.",
+        "sender_name": "The Partner Team",
+    }
+    context.update(overrides)
+    return split_subject(render_text(TEMPLATE, **context))
+
+
+def test_intro_template_renders_plain_text() -> None:
+    subject, body = render_intro()
+    assert subject == "Introduction: Bob Lead (Acme <b>&</b> Co)"  # not escaped: plain text
+    assert body.startswith("Hi Ana,\n")
+    assert "Bob Lead of Acme <b>&</b> Co (in CC, bob@lead.example)" in body
+    assert "Wants a HubSpot migration in Q3." in body
+    assert "reply-all" in body
+    assert body.rstrip().endswith("The Partner Team")
+    assert "&amp;" not in body and "&lt;" not in body
+
+
+def test_intro_template_without_company_or_notes() -> None:
+    subject, body = render_intro(company="", notes="")
+    assert subject == "Introduction: Bob Lead"
+    assert "Why" not in body
+    assert "\n\n\n" not in body
+
+
+def test_template_missing_variable_fails() -> None:
+    with pytest.raises(UndefinedError):
+        render_text(TEMPLATE, partner_first_name="Ana")
+
+
+def test_template_newline_in_subject_value_cannot_forge_headers(server: Controller, recorder: Recorder) -> None:
+    subject, body = render_intro(contact_name="Bob\r\nBcc: x@evil.com")
+    sender_for(server).send(intro(subject=subject, body=body))
+    got = email.message_from_bytes(recorder.received[0].content)
+    assert got["Bcc"] is None
+    assert recorder.received[0].rcpt_tos == ["ana@partner.example", "bob@lead.example"]
+
+
+def test_split_subject() -> None:
+    assert split_subject("Subject: Hi\r\n\nBody\n") == ("Hi", "Body\n")
+    assert split_subject("subject:  A \t B\nx") == ("A B", "x\n")
+    for bad in ["Hi\n\nBody", "Subject:\nBody", "Subj: x\n"]:
+        with pytest.raises(ValueError):
+            split_subject(bad)
