@@ -137,7 +137,9 @@ class CircleConfig:
         if enter < 0:
             problems.append(f"Enter Score ({enter}) is below 0; use a score from 0 to 100")
         if leave < 0:
-            problems.append(f"Leave Score ({leave}) is below 0: nobody would ever leave for a low score; use a score from 0 to 100")
+            problems.append(
+                f"Leave Score ({leave}) is below 0: nobody would ever leave for a low score; use a score from 0 to 100"
+            )
         if leave > enter:
             problems.append(
                 f"Leave Score ({leave}) is above Enter Score ({enter}): members would flap; set Leave Score below Enter Score"
@@ -149,7 +151,9 @@ class CircleConfig:
             )
             stale = DEFAULT_STALE_AFTER_DAYS
         if max_members is not None and max_members < 0:
-            problems.append(f"Max Members ({max_members}) cannot be negative; leave it empty for no cap (no cap is used until it is fixed)")
+            problems.append(
+                f"Max Members ({max_members}) cannot be negative; leave it empty for no cap (no cap is used until it is fixed)"
+            )
             max_members = None
 
         raw_channel = values.get("Slack Channel ID")
@@ -396,7 +400,9 @@ def plan_circle(
     for email, orphan in member_of.items():
         if orphan.status != REMOVED and email not in seen:
             occupied += 1
-            notes.append(f"{email} is {orphan.status} in {circle.name} but has no usable Partners record; no change is made")
+            notes.append(
+                f"{email} is {orphan.status} in {circle.name} but has no usable Partners record; no change is made"
+            )
             if orphan.status == ACTIVE and state_in.get(email):
                 new_state[email] = True
 
@@ -418,7 +424,9 @@ def plan_circle(
                 if p.override == ALWAYS_IN:
                     retries.append(decide(RETRY_PENDING, "invite still pending; Circle Override is Always in"))
                 elif p.score is not None and p.score >= circle.enter:
-                    retries.append(decide(RETRY_PENDING, f"invite still pending; health score {p.score} ≥ {circle.enter}"))
+                    retries.append(
+                        decide(RETRY_PENDING, f"invite still pending; health score {p.score} ≥ {circle.enter}")
+                    )
                 elif p.score is None:
                     retries.append(decide(RETRY_PENDING, "invite still pending; no health score yet"))
                 else:
@@ -457,8 +465,15 @@ def plan_circle(
             joins.append(Decision(JOIN, circle.id, p.id, p.email, why, member_id, p.score))
         else:
             waiting.append(
-                Decision(WAIT, circle.id, p.id, p.email, f"{why}, but {circle.name} is full (Max Members {circle.max_members})",
-                         member_id, p.score)
+                Decision(
+                    WAIT,
+                    circle.id,
+                    p.id,
+                    p.email,
+                    f"{why}, but {circle.name} is full (Max Members {circle.max_members})",
+                    member_id,
+                    p.score,
+                )
             )
 
     return CirclePlan(

@@ -19,11 +19,11 @@ from integrations.slack import SlackClient, SlackError
 from jobs.circle_rules import CircleConfig, CirclePlan, Decision, MemberView, PartnerView, plan_circles
 from jobs.effects import Effect, EffectQueue
 from jobs.messages import Trusted, first_name, render
+from jobs.partners import OUTBOX_USER, slack_user
 
 NUDGE_GAP = timedelta(days=7)
 NUDGE_PREFIX = "nudge:"
 ZONE_STATE = "circles:zone"
-OUTBOX_USER = "(outbox)"
 
 
 class SlackLookup(Protocol):
@@ -50,13 +50,7 @@ class CircleContext:
 
 
 def _user_id(ctx: CircleContext, view: PartnerView) -> str | None:
-    """The partner's Slack user: cached in Slack User ID, else looked up by e-mail (None = not in Slack)."""
-    cached = ctx.partners[view.id].get("Slack User ID")
-    if cached:
-        return str(cached)
-    if ctx.slack is None:
-        return OUTBOX_USER
-    return ctx.slack.lookup_user_by_email(view.email)
+    return slack_user(ctx.slack, ctx.partners[view.id])
 
 
 def _member_cells(circle: CircleConfig, view: PartnerView, status: str, **extra: Any) -> dict[str, Any]:

@@ -16,8 +16,10 @@ from bases.schema import BASES
 from integrations.airtable import AirtableError, BudgetExhausted
 from jobs.circles import circles_estimate, run_circles
 from jobs.health import health_estimate, run_health
+from jobs.intros import intros_estimate, run_intros
 from jobs.referrals import referrals_estimate, run_referrals
 from jobs.runtime import Runtime
+from jobs.stages import run_stages, stages_estimate
 from jobs.sync import Syncer, full_sync_reason
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,8 @@ JOBS: dict[str, Job] = {
     ),
     "circles": Job("circles", run_circles, circles_estimate),
     "referrals": Job("referrals", run_referrals, referrals_estimate),
+    "stages": Job("stages", run_stages, stages_estimate),
+    "intros": Job("intros", run_intros, intros_estimate),
 }
 ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]
 

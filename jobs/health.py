@@ -43,8 +43,16 @@ CLOSED_STATUSES = frozenset({"Won", "Lost"})
 
 #: Cells this job writes on Partners (all job-owned, Stage is M/J).
 HEALTH_FIELDS = (
-    "Health Score", "Health Band", "Previous Band", "Band Changed On", "Last Referral On",
-    "First Referral On", "Referrals 90d", "Won Referrals", "Stage", "Sync Notes",
+    "Health Score",
+    "Health Band",
+    "Previous Band",
+    "Band Changed On",
+    "Last Referral On",
+    "First Referral On",
+    "Referrals 90d",
+    "Won Referrals",
+    "Stage",
+    "Sync Notes",
 )
 
 
@@ -238,10 +246,20 @@ def score_partner(
     joined = _cell_date(partner.get("Joined On")) or _created_on(partner)
     is_new = not dates and joined is not None and (now - joined).days < settings.new_partner_days
     return Score(
-        recency=_num(recency), volume=_num(volume), quality=_num(quality), engagement=_num(engagement),
-        score=total, band=NEW if is_new else band_for(total, settings),
-        last_referral_on=last, first_referral_on=first, referrals_90d=n_volume, won_referrals=won_all,
-        won_in_window=won, closed_in_window=closed, activities_in_window=n_acts, weights=settings.weights,
+        recency=_num(recency),
+        volume=_num(volume),
+        quality=_num(quality),
+        engagement=_num(engagement),
+        score=total,
+        band=NEW if is_new else band_for(total, settings),
+        last_referral_on=last,
+        first_referral_on=first,
+        referrals_90d=n_volume,
+        won_referrals=won_all,
+        won_in_window=won,
+        closed_in_window=closed,
+        activities_in_window=n_acts,
+        weights=settings.weights,
     )
 
 
@@ -366,14 +384,16 @@ def plan_health(
             plan.scores[rec.id] = score
             old_score: int | None = parsed.values.get("Health Score")
             old_band: str | None = parsed.values.get("Health Band")
-            wanted.update({
-                "Health Score": score.score,
-                "Health Band": score.band,
-                "Last Referral On": score.last_referral_on,
-                "First Referral On": score.first_referral_on,
-                "Referrals 90d": score.referrals_90d,
-                "Won Referrals": score.won_referrals,
-            })
+            wanted.update(
+                {
+                    "Health Score": score.score,
+                    "Health Band": score.band,
+                    "Last Referral On": score.last_referral_on,
+                    "First Referral On": score.first_referral_on,
+                    "Referrals 90d": score.referrals_90d,
+                    "Won Referrals": score.won_referrals,
+                }
+            )
             if score.band != old_band:
                 wanted["Band Changed On"] = now
                 if old_band is not None:

@@ -80,9 +80,20 @@ class Runtime:
             "slack": SlackExecutor(self.slack) if self.slack is not None else outbox,
             "airtable": AirtableExecutor(RecordWriter(self.store, self.client)),
             "state": StateExecutor(self.store),
-            "email": outbox,
+            "email": self._email_executor(outbox),
             "crm": self._crm_executor(outbox),
         }
+
+    def _email_executor(self, outbox: Executor) -> Executor:
+        if not self.settings.smtp_host:
+            return outbox
+        from integrations.email import SmtpSender
+        from jobs.intros import EmailExecutor
+
+        s = self.settings
+        return EmailExecutor(
+            SmtpSender(s.smtp_host, s.smtp_port, user=s.smtp_user, password=s.smtp_password, starttls=s.smtp_starttls)
+        )
 
     def _crm_executor(self, outbox: Executor) -> Executor:
         from jobs.referrals import CrmExecutor
