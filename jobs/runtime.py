@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,10 @@ class Runtime:
 
         s = self.settings
         return EmailExecutor(
-            SmtpSender(s.smtp_host, s.smtp_port, user=s.smtp_user, password=s.smtp_password, starttls=s.smtp_starttls)
+            SmtpSender(
+                s.smtp_host, s.smtp_port, user=s.smtp_user, password=s.smtp_password, starttls=s.smtp_starttls,
+                local_hostname=socket.gethostname(),  # not getfqdn(): a reverse lookup can hang offline
+            )
         )
 
     def _crm_executor(self, outbox: Executor) -> Executor:
