@@ -9,8 +9,10 @@ from typing import TextIO
 from bases.drift import compare, create_base_body, link_fields
 from bases.schema import BASES, CIRCLE_DEFAULTS
 from integrations.airtable import AirtableClient, AirtableError
+from integrations.hubspot import HubSpotError
 from integrations.slack import HINT_AUTH, HINT_BOT_NOT_MEMBER, HINT_MISSING_SCOPE, REQUIRED_SCOPES, SlackError
 from jobs.circle_rules import CircleConfig
+from jobs.crm_targets import DEAL_PROPERTIES
 from jobs.runtime import Runtime
 from jobs.settings import BASE_VARS, Settings
 from jobs.sync import capacity_warnings
@@ -58,6 +60,7 @@ def cmd_check(settings: Settings, out: TextIO) -> int:
             print(f"{PASS} Slack: no SLACK_BOT_TOKEN, messages go to the outbox under {settings.home}/outbox", file=out)
         else:
             failures += _check_slack(rt, out)
+        failures += _check_crm(rt, out)
         for base in BASES:
             for warning in capacity_warnings(rt.store, base):
                 print(f"WARN {warning}", file=out)
@@ -190,3 +193,32 @@ def _check_slack(rt: Runtime, out: TextIO) -> int:
             continue
         print(f"{PASS} Slack {label} {channel}: the bot can see it", file=out)
     return failures
+
+
+def _check_crm(rt: Runtime, out: TextIO) -> int:
+    """CRM access, and HubSpot's one-time setup: the deal properties, incl. the unique referral id."""
+    settings = rt.settings
+    if settings.crm == "none":
+        print(f"{PASS} CRM: none (referrals are registered, not pushed)", file=out)
+        return 0
+    if settings.crm == "webhook":
+        print(f"{PASS} CRM: webhook set (not called by check: each call would be a referral to the receiver)", file=out)
+        return 0
+    target = rt.crm_target()
+    problems = target.client.check_access()
+    for problem in problems:
+        print(f"{FAIL} {problem}", file=out)
+    if problems:
+        return len(problems)
+    try:
+        created = target.client.ensure_deal_properties(DEAL_PROPERTIES)
+        pipeline, stage = target.client.first_stage()
+    except HubSpotError as exc:
+        print(
+            f"{FAIL} HubSpot setup: {exc.category}: {exc.message}. Fix: give the token crm.schemas.deals.write",
+            file=out,
+        )
+        return 1
+    made = f"created deal properties {', '.join(created)}" if created else "deal properties in place"
+    print(f"{PASS} HubSpot: reachable, {made}; new deals go to pipeline {pipeline}, stage {stage}", file=out)
+    return 0

@@ -193,3 +193,26 @@ def test_stage_changes_are_read_back_and_told_once(tmp_path: Path) -> None:
         assert (fields["CRM Stage"], fields["Amount"], fields["Status"]) == ("Closed Won", 12000.0, "Won")
         told = [p.read_text() for p in (tmp_path / "outbox" / "slack").glob("*.txt")]
         assert len(told) == 1 and "is won (12,000)" in told[0]
+
+
+def test_check_sets_up_hubspot_deal_properties_once(tmp_path: Path) -> None:
+    import io
+
+    from jobs.admin import cmd_check
+
+    with FakeHubSpot(now=lambda: NOW) as hub:
+        settings = Settings(home=tmp_path, crm="hubspot", hubspot_token=hub.token, hubspot_api_url=hub.url)
+        out = io.StringIO()
+        assert cmd_check(settings, out) == 0
+        assert (
+            "created deal properties partnerops_referral_id, partnerops_partner, partnerops_attribution"
+            in out.getvalue()
+        )
+        assert hub.deal_properties()["partnerops_referral_id"]["hasUniqueValue"] is True
+        out = io.StringIO()
+        assert cmd_check(settings, out) == 0
+        assert "deal properties in place" in out.getvalue()
+        bad = Settings(home=tmp_path, crm="hubspot", hubspot_token="pat-na1-wrong", hubspot_api_url=hub.url)
+        out = io.StringIO()
+        assert cmd_check(bad, out) == 1
+        assert "HubSpot token rejected" in out.getvalue() and "pat-na1-wrong" not in out.getvalue()
