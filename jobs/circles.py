@@ -266,12 +266,10 @@ Progress = Callable[[str], None]
 
 def run_circles(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any:
     from jobs.cycle import JobOutcome
-    from jobs.effects import drain
+    from jobs.effects import ApplyReport, apply, start
 
     queue = rt.effects()
-    executors = rt.executors()
-    clock = rt.clock.now
-    leftovers = drain(queue, executors, clock, progress) if not dry_run else None
+    leftovers = start(rt, progress) if not dry_run else ApplyReport()
     partners = {r.id: r for r in rt.store.all("partners", "Partners")}
     views = {v.email: v for v in (PartnerView.from_record(r) for r in partners.values()) if v is not None}
     configs, circle_problems = load_circles(rt.store.all("circles", "Circles"))
@@ -311,11 +309,9 @@ def run_circles(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> An
             if not lines
             else JobOutcome("circles", "planned", "\n".join([*work.story, *lines]))
         )
-    already = queue.enqueue(work.effects, clock())
-    report = drain(queue, executors, clock, progress)
-    failures = [*work.problems, *report.failed.values(), *report.unknown.values()]
-    if leftovers is not None:
-        failures += [*leftovers.failed.values(), *leftovers.unknown.values()]
+    applied = apply(rt, work.effects, leftovers, progress)
+    report, already = applied.report, applied.already
+    failures = [*work.problems, *applied.failures]
     for cid, issues in circle_problems.items():
         failures += [f"{configs[cid].name}: {i}" for i in issues]
     sent = len([e for e in report.done if e.kind.startswith("slack")])

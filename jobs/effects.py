@@ -212,3 +212,33 @@ def _settled_by_reconcile(
     queue.mark(effect.key, UNKNOWN, clock(), error=why)
     report.unknown[effect.key] = why
     return True
+
+
+@dataclass
+class Applied:
+    """What a job's effects came to, with the failures of leftovers from a killed run included."""
+
+    report: ApplyReport
+    failures: list[str]
+    already: int
+
+
+def start(rt: Any, progress: Callable[[str], None] | None = None) -> ApplyReport:
+    """Before planning: finish what a killed run left queued, so the plan sees its results."""
+    return drain(rt.effects(), rt.executors(), rt.clock.now, progress)
+
+
+def apply(
+    rt: Any, effects: list[Effect], leftovers: ApplyReport, progress: Callable[[str], None] | None = None
+) -> Applied:
+    """Queue a job's effects (together), run them, and collect every failure in plain words."""
+    queue = rt.effects()
+    already = queue.enqueue(effects, rt.clock.now())
+    report = drain(queue, rt.executors(), rt.clock.now, progress)
+    failures = [
+        *leftovers.failed.values(),
+        *leftovers.unknown.values(),
+        *report.failed.values(),
+        *report.unknown.values(),
+    ]
+    return Applied(report, failures, already)

@@ -20,7 +20,7 @@ from typing import Any
 from bases.records import Record, format_datetime, is_email, parse_fields
 from bases.schema import table_def
 from integrations.email import EmailError, SmtpSender, build_intro, render_text, safe_header, split_subject
-from jobs.effects import Effect, EffectFailed, drain
+from jobs.effects import ApplyReport, Effect, EffectFailed, apply, start
 from jobs.messages import TEMPLATES, first_name, render
 from jobs.partners import partner_by_email, slack_user
 
@@ -142,9 +142,7 @@ def plan_intro(rt: Any, record: Record, now: datetime) -> tuple[list[Effect], st
 def run_intros(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any:
     from jobs.cycle import JobOutcome
 
-    queue = rt.effects()
-    executors = rt.executors()
-    leftovers = drain(queue, executors, rt.clock.now, progress) if not dry_run else None
+    leftovers = start(rt, progress) if not dry_run else ApplyReport()
     effects: list[Effect] = []
     fixes: list[str] = []
     intros = 0
@@ -170,11 +168,9 @@ def run_intros(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
     if dry_run:
         lines = [f"would {e.describe}" for e in effects] + [f"needs a fix: {f}" for f in fixes]
         return JobOutcome("intros", "planned", "\n".join(lines) or "no new referral to give")
-    queue.enqueue(effects, rt.clock.now())
-    report = drain(queue, executors, rt.clock.now, progress)
-    failures = [*report.failed.values(), *report.unknown.values(), *fixes]
-    if leftovers is not None:
-        failures += [*leftovers.failed.values(), *leftovers.unknown.values()]
+    applied = apply(rt, effects, leftovers, progress)
+    report = applied.report
+    failures = [*applied.failures, *fixes]
     sent = sum(1 for e in report.done if e.kind == "email.send")
     return JobOutcome(
         "intros", "done", f"{intros} referral(s) given to partners, {sent} intro e-mail(s) sent", failures

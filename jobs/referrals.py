@@ -17,7 +17,7 @@ from typing import Any
 
 from bases.records import Record, format_datetime, normalize_email
 from jobs.crm_targets import CrmTarget, PushFailed, Referral
-from jobs.effects import Effect, EffectFailed, drain
+from jobs.effects import ApplyReport, Effect, EffectFailed, apply, start
 from jobs.referral_rules import plan_registrations, registration_key
 from jobs.writeback import RecordWriter
 
@@ -42,9 +42,7 @@ def to_push(referrals: list[Record], accepted: list[str]) -> list[str]:
 def run_referrals(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any:
     from jobs.cycle import JobOutcome
 
-    queue = rt.effects()
-    executors = rt.executors()
-    leftovers = drain(queue, executors, rt.clock.now, progress) if not dry_run else None
+    leftovers = start(rt, progress) if not dry_run else ApplyReport()
     referrals = rt.store.all("referrals", "Referrals")
     partners = {
         normalize_email(str(p.get("Email", ""))) for p in rt.store.all("partners", "Partners") if p.get("Email")
@@ -67,11 +65,9 @@ def run_referrals(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> 
     if dry_run:
         lines = [*plan.summary_lines, *(f"would push {rid} to {rt.crm_target().name}" for rid in pushes)]
         return JobOutcome("referrals", "planned", "\n".join(lines) or "nothing to register")
-    queue.enqueue(effects, rt.clock.now())
-    report = drain(queue, executors, rt.clock.now, progress)
-    failures = [*report.failed.values(), *report.unknown.values()]
-    if leftovers is not None:
-        failures += [*leftovers.failed.values(), *leftovers.unknown.values()]
+    applied = apply(rt, effects, leftovers, progress)
+    report = applied.report
+    failures = applied.failures
     pushed = sum(1 for e in report.done if e.kind == "crm.push")
     counts = f"{len(plan.accepted)} accepted, {len(plan.duplicates)} duplicate, {len(plan.expired)} expired, {len(plan.rejected_notes)} need a fix"
     summary = f"{counts}; {pushed} pushed to the CRM" + (

@@ -94,7 +94,11 @@ class Runtime:
         s = self.settings
         return EmailExecutor(
             SmtpSender(
-                s.smtp_host, s.smtp_port, user=s.smtp_user, password=s.smtp_password, starttls=s.smtp_starttls,
+                s.smtp_host,
+                s.smtp_port,
+                user=s.smtp_user,
+                password=s.smtp_password,
+                starttls=s.smtp_starttls,
                 local_hostname=socket.gethostname(),  # not getfqdn(): a reverse lookup can hang offline
             )
         )

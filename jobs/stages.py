@@ -16,7 +16,7 @@ from typing import Any
 
 from bases.records import parse_datetime
 from jobs.crm_targets import REFERRAL_ID_PROPERTY, HubSpotTarget
-from jobs.effects import Effect, drain
+from jobs.effects import ApplyReport, Effect, apply, start
 from jobs.messages import first_name, render
 from jobs.partners import partner_by_email, slack_user
 
@@ -114,9 +114,7 @@ def run_stages(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
     target = rt.crm_target()
     if not isinstance(target, HubSpotTarget):
         return JobOutcome("stages", "skipped", "only HubSpot deals can be read back (CRM is not hubspot)")
-    queue = rt.effects()
-    executors = rt.executors()
-    leftovers = drain(queue, executors, rt.clock.now, progress) if not dry_run else None
+    leftovers = start(rt, progress) if not dry_run else ApplyReport()
     saved = rt.store.get_state(SINCE_STATE)
     since = (parse_datetime(saved) if saved else now - FIRST_LOOKBACK) - OVERLAP
     client = target.client
@@ -135,11 +133,8 @@ def run_stages(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
             "remember how far the CRM was read",
         )
     )
-    queue.enqueue(effects, rt.clock.now())
-    report = drain(queue, executors, rt.clock.now, progress)
-    failures = [*report.failed.values(), *report.unknown.values()]
-    if leftovers is not None:
-        failures += [*leftovers.failed.values(), *leftovers.unknown.values()]
+    applied = apply(rt, effects, leftovers, progress)
+    failures = applied.failures
     return JobOutcome(
         "stages",
         "done",

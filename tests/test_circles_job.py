@@ -16,10 +16,11 @@ from integrations.ledger import CallLedger
 from integrations.local import LocalStore
 from integrations.slack import SlackClient
 from jobs.circles import run_circles
-from jobs.effects import Effect
 from jobs.runtime import Runtime
 from jobs.settings import Settings
 from tests.fakes.slack import FakeSlack
+from tests.killing import Killed
+from tests.killing import kill_at as kill
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 CHANNEL, MANAGERS = "G0CIRCLE01", "C0MANAGERS"
@@ -183,37 +184,6 @@ def test_text_from_airtable_cannot_mention_the_channel(tmp_path: Path, slack: Fa
     assert "@here" not in post
 
 
-class Killed(BaseException):
-    """Stands for the process dying: not an Exception, so nothing in the job catches it."""
-
-
-class Killer:
-    """Counts effects across every executor and dies at the k-th: before it runs, or after it
-    ran but before the queue could record it."""
-
-    def __init__(self, kill_at: int, after: bool) -> None:
-        self.kill_at, self.after, self.count = kill_at, after, 0
-
-    def wrap(self, inner: Any) -> Any:
-        killer = self
-
-        class Wrapped:
-            def run(self, effect: Effect) -> dict[str, Any]:
-                killer.count += 1
-                if killer.count == killer.kill_at and not killer.after:
-                    raise Killed
-                result: dict[str, Any] = inner.run(effect)
-                if killer.count == killer.kill_at:
-                    raise Killed
-                return result
-
-            def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
-                found: dict[str, Any] | None = inner.reconcile(effect, started_at)
-                return found
-
-        return Wrapped()
-
-
 def scenario(tmp_path: Path, fake: FakeSlack) -> tuple[LocalStore, dict[str, str]]:
     store = setup_store(tmp_path)
     fake.add_user("dora@partner.example")
@@ -240,9 +210,7 @@ def test_killed_after_any_slack_call_then_rerun_sends_nothing_twice_and_misses_n
         store, users = scenario(tmp_path, fake)
         baseline = len(fake.messages())
         rt = runtime(tmp_path, store, fake)
-        killer = Killer(kill_at, after)
-        executors = {kind: killer.wrap(ex) for kind, ex in rt.executors().items()}
-        rt.executors = lambda: executors  # type: ignore[method-assign]
+        kill(rt, kill_at, after=after)
         killed = False
         try:
             run_circles(rt, NOW, False, lambda _m: None)

@@ -16,13 +16,14 @@ from aiosmtpd.controller import Controller
 from integrations.airtable import Clock
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
-from jobs.effects import Effect
 from jobs.intros import run_intros
 from jobs.referrals import run_referrals
 from jobs.runtime import Runtime
 from jobs.settings import Settings
 from jobs.stages import run_stages
 from tests.fakes.hubspot import FakeHubSpot
+from tests.killing import Killed
+from tests.killing import kill_at as kill
 from tests.test_email import Recorder, free_port
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
@@ -109,10 +110,6 @@ def test_an_unknown_partner_gets_sync_notes_and_no_email(tmp_path: Path, smtp: t
     assert "ghost@nowhere.example is not a partner" in store.get("referrals", "Referrals", rid).fields["Sync Notes"]  # type: ignore[union-attr]
 
 
-class Killed(BaseException):
-    pass
-
-
 @pytest.mark.parametrize("after", [False, True], ids=["before-effect", "after-effect"])
 @pytest.mark.parametrize("kill_at", [1, 2, 3])
 def test_killed_at_any_step_the_intro_is_never_sent_twice(
@@ -121,28 +118,7 @@ def test_killed_at_any_step_the_intro_is_never_sent_twice(
     controller, recorder = smtp
     store, rid = store_with_intro(tmp_path)
     rt = runtime(tmp_path, store, controller)
-    count = {"n": 0}
-    inner = rt.executors()
-
-    class Wrapped:
-        def __init__(self, ex: Any) -> None:
-            self.ex = ex
-
-        def run(self, effect: Effect) -> dict[str, Any]:
-            count["n"] += 1
-            if count["n"] == kill_at and not after:
-                raise Killed
-            result: dict[str, Any] = self.ex.run(effect)
-            if count["n"] == kill_at:
-                raise Killed
-            return result
-
-        def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
-            found: dict[str, Any] | None = self.ex.reconcile(effect, started_at)
-            return found
-
-    wrapped = {k: Wrapped(v) for k, v in inner.items()}
-    rt.executors = lambda: wrapped  # type: ignore[method-assign]
+    kill(rt, kill_at, after=after)
     with contextlib.suppress(Killed):
         run_intros(rt, NOW, False, lambda _m: None)
     later = NOW + timedelta(minutes=5)

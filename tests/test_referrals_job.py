@@ -15,11 +15,12 @@ from integrations.airtable import Clock
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
 from jobs.crm_targets import REFERRAL_ID_PROPERTY
-from jobs.effects import Effect
 from jobs.referrals import run_referrals
 from jobs.runtime import Runtime
 from jobs.settings import Settings
 from tests.fakes.hubspot import FakeHubSpot
+from tests.killing import Killed
+from tests.killing import kill_at as kill
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
@@ -134,10 +135,6 @@ def replace_now(rt: Runtime, when: datetime) -> Runtime:
     return rt
 
 
-class Killed(BaseException):
-    pass
-
-
 @pytest.mark.parametrize("after", [False, True], ids=["before-effect", "after-effect"])
 @pytest.mark.parametrize("kill_at", range(1, 9))
 def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_referral(
@@ -147,27 +144,7 @@ def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_refer
         store = seed(tmp_path)
         ids = [referral(store, name, minutes=i) for i, name in enumerate(("Alpha", "Beta", "Gamma"))]
         rt = runtime(tmp_path, store, hub)
-        count = {"n": 0}
-
-        def wrap(inner: Any) -> Any:
-            class Wrapped:
-                def run(self, effect: Effect) -> dict[str, Any]:
-                    count["n"] += 1
-                    if count["n"] == kill_at and not after:
-                        raise Killed
-                    result: dict[str, Any] = inner.run(effect)
-                    if count["n"] == kill_at:
-                        raise Killed
-                    return result
-
-                def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
-                    found: dict[str, Any] | None = inner.reconcile(effect, started_at)
-                    return found
-
-            return Wrapped()
-
-        executors = {k: wrap(v) for k, v in rt.executors().items()}
-        rt.executors = lambda: executors  # type: ignore[method-assign]
+        kill(rt, kill_at, after=after)
         with contextlib.suppress(Killed):
             run_referrals(rt, NOW, False, lambda _m: None)
         later = NOW + timedelta(minutes=10)
