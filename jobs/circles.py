@@ -8,8 +8,6 @@ Nudges (the at-risk message) respect Do Not Message and one nudge per partner pe
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -17,7 +15,7 @@ from typing import Any, Protocol
 from bases.records import Record, format_date
 from integrations.slack import SlackClient, SlackError
 from jobs.circle_rules import CircleConfig, CirclePlan, Decision, MemberView, PartnerView, plan_circles
-from jobs.effects import Effect, EffectQueue
+from jobs.effects import Effect, EffectQueue, Progress, cell_update, digest
 from jobs.messages import Trusted, first_name, render
 from jobs.partners import OUTBOX_USER, slack_user
 
@@ -106,13 +104,15 @@ def _plan_join(ctx: CircleContext, circle: CircleConfig, d: Decision, work: Circ
         return
     if user_id != OUTBOX_USER and not ctx.partners[view.id].get("Slack User ID"):
         work.effects.append(
-            Effect(
+            cell_update(
                 f"slackid:{view.id}:{user_id}",
-                "airtable.update",
-                view.email,
-                {"base": "partners", "table": "Partners", "id": view.id, "cells": {"Slack User ID": user_id}},
+                "partners",
+                "Partners",
+                view.id,
+                {"Slack User ID": user_id},
                 f"remember {view.name}'s Slack user",
                 group=group,
+                target=view.email,
             )
         )
     work.effects.append(
@@ -205,9 +205,9 @@ def _plan_at_risk(ctx: CircleContext, circle: CircleConfig, d: Decision, work: C
 
 
 def _join_post(circle: CircleConfig, names: list[str], today: date) -> Effect:
-    digest = hashlib.sha256("|".join(sorted(names)).encode()).hexdigest()[:8]
+    names_digest = digest(sorted(names))
     return Effect(
-        f"joinpost:{circle.id}:{today}:{digest}",
+        f"joinpost:{circle.id}:{today}:{names_digest}",
         "slack.post",
         circle.channel_id or "",
         {"channel": circle.channel_id, "text": render("join_post", names=names)},
@@ -239,11 +239,8 @@ def plan_circle_effects(
 
 def state_effect(zone_states: dict[str, dict[str, bool]], now: datetime) -> Effect:
     """The at-risk memory is written by the queue, in the same transaction as the nudges it records."""
-    digest = hashlib.sha256(repr(sorted((c, sorted(s.items())) for c, s in zone_states.items())).encode()).hexdigest()[
-        :12
-    ]
     return Effect(
-        f"state:{ZONE_STATE}:{now.isoformat()}:{digest}",
+        f"state:{ZONE_STATE}:{now.isoformat()}:{digest(zone_states)}",
         "state.set",
         "local",
         {"key": ZONE_STATE, "value": zone_states},
@@ -259,9 +256,6 @@ def load_circles(records: list[Record]) -> tuple[dict[str, CircleConfig], dict[s
         configs[rec.id] = config
         problems[rec.id] = issues
     return configs, problems
-
-
-Progress = Callable[[str], None]
 
 
 def run_circles(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any:
@@ -293,11 +287,12 @@ def run_circles(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> An
     for cid, issues in circle_problems.items():
         notes = "\n".join(issues)
         work.effects.append(
-            Effect(
-                f"notes:circles:{cid}:{hashlib.sha256(notes.encode()).hexdigest()[:10]}",
-                "airtable.update",
+            cell_update(
+                f"notes:circles:{cid}:{digest(notes)}",
+                "circles",
+                "Circles",
                 cid,
-                {"base": "circles", "table": "Circles", "id": cid, "cells": {"Sync Notes": notes}},
+                {"Sync Notes": notes},
                 "Sync Notes of the circle",
             )
         )

@@ -15,6 +15,7 @@ from datetime import datetime
 from bases.schema import BASES
 from integrations.airtable import AirtableError, BudgetExhausted
 from jobs.circles import circles_estimate, run_circles
+from jobs.effects import Progress
 from jobs.health import health_estimate, run_health
 from jobs.intros import intros_estimate, run_intros
 from jobs.referrals import referrals_estimate, run_referrals
@@ -23,8 +24,6 @@ from jobs.stages import run_stages, stages_estimate
 from jobs.sync import Syncer, full_sync_reason
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 @dataclass

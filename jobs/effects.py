@@ -11,6 +11,7 @@ repeated (an e-mail) is never sent again and is reported for a human to check.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -53,6 +54,30 @@ class Effect:
     describe: str  # one line in plain words, for --dry-run and the run summary
     repeatable: bool = True  # safe to run again when its outcome is unknown
     group: str = ""  # effects of one group stop at the first permanent failure
+
+
+Progress = Callable[[str], None]
+
+
+def digest(value: Any) -> str:
+    """A short, stable fingerprint of a value for effect keys (the same in every process)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def cell_update(
+    key: str,
+    base: str,
+    table: str,
+    record_id: str,
+    cells: dict[str, Any],
+    describe: str,
+    *,
+    group: str = "",
+    target: str = "",
+) -> Effect:
+    """Write job-owned cells of one Airtable record (through the write-back helper)."""
+    payload = {"base": base, "table": table, "id": record_id, "cells": cells}
+    return Effect(key, "airtable.update", target or record_id, payload, describe, group=group)
 
 
 class EffectFailed(Exception):

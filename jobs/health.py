@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from fractions import Fraction
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bases.records import Record, normalize_email, parse_datetime, parse_fields, sync_notes
 from bases.schema import BANDS, Writer, table_def
+from jobs.effects import Progress
 from jobs.writeback import RecordWriter, _same, to_cell
 
 if TYPE_CHECKING:
@@ -421,9 +422,6 @@ def plan_health(
 class HealthRuntime(Protocol):
     store: LocalStore
     client: AirtableClient | None
-
-
-Progress = Callable[[str], None]
 
 
 def today_of(now: datetime) -> date:

@@ -10,7 +10,6 @@ message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from email import policy
 from email.parser import BytesParser
@@ -20,11 +19,10 @@ from typing import Any
 from bases.records import Record, format_datetime, is_email, parse_fields
 from bases.schema import table_def
 from integrations.email import EmailError, SmtpSender, build_intro, render_text, safe_header, split_subject
-from jobs.effects import ApplyReport, Effect, EffectFailed, apply, start
+from jobs.effects import ApplyReport, Effect, EffectFailed, Progress, apply, cell_update, digest, start
 from jobs.messages import TEMPLATES, first_name, render
 from jobs.partners import partner_by_email, slack_user
 
-Progress = Callable[[str], None]
 REFERRALS = table_def("referrals", "Referrals")
 OUTBOX_SENDER = "partners@outbox.invalid"
 
@@ -122,16 +120,12 @@ def plan_intro(rt: Any, record: Record, now: datetime) -> tuple[list[Effect], st
         )
     )
     effects.append(
-        Effect(
+        cell_update(
             f"intro-done:{record.id}",
-            "airtable.update",
+            "referrals",
+            "Referrals",
             record.id,
-            {
-                "base": "referrals",
-                "table": "Referrals",
-                "id": record.id,
-                "cells": {"Status": "Introduced", "Intro Sent At": format_datetime(now), "Sync Notes": ""},
-            },
+            {"Status": "Introduced", "Intro Sent At": format_datetime(now), "Sync Notes": ""},
             f"mark {name} Introduced",
             group=group,
         )
@@ -154,11 +148,12 @@ def run_intros(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
             fixes.append(f"{record.get('Referral', record.id)}: {notes.splitlines()[0]}")
             if notes != record.get("Sync Notes"):
                 effects.append(
-                    Effect(
-                        f"intro-notes:{record.id}:{hash(notes) & 0xFFFFFFFF:x}",
-                        "airtable.update",
+                    cell_update(
+                        f"intro-notes:{record.id}:{digest(notes)}",
+                        "referrals",
+                        "Referrals",
                         record.id,
-                        {"base": "referrals", "table": "Referrals", "id": record.id, "cells": {"Sync Notes": notes}},
+                        {"Sync Notes": notes},
                         "Sync Notes of an intro",
                     )
                 )

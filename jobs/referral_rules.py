@@ -68,22 +68,12 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from bases.records import Record, format_date, is_email, normalize_email, parse_datetime, parse_fields, sync_notes
-from bases.schema import table_def
+from bases.schema import REFERRAL_STATUSES, table_def
 
 REFERRALS_TABLE = table_def("referrals", "Referrals")
 
 FROM_PARTNER = "From partner"
-NEW, ACCEPTED, DUPLICATE, REJECTED, IN_CRM, INTRODUCED, WON, LOST, EXPIRED = (
-    "New",
-    "Accepted",
-    "Duplicate",
-    "Rejected",
-    "In CRM",
-    "Introduced",
-    "Won",
-    "Lost",
-    "Expired",
-)
+NEW, ACCEPTED, DUPLICATE, REJECTED, IN_CRM, INTRODUCED, WON, LOST, EXPIRED = REFERRAL_STATUSES
 #: Statuses of a processed registration that can hold its key (see the module notes).
 HOLDING_STATUSES = frozenset({ACCEPTED, IN_CRM, WON, LOST})
 #: Statuses that expire when Expires On passes (SPEC §5.6: "still not Won"; Lost is closed too).

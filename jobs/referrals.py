@@ -9,24 +9,15 @@ written back. A push killed half-way is simply repeated: the upsert finds the sa
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bases.records import Record, format_datetime, normalize_email
 from jobs.crm_targets import CrmTarget, PushFailed, Referral
-from jobs.effects import ApplyReport, Effect, EffectFailed, apply, start
+from jobs.effects import ApplyReport, Effect, EffectFailed, Progress, apply, cell_update, digest, start
 from jobs.referral_rules import plan_registrations, registration_key
 from jobs.writeback import RecordWriter
-
-Progress = Callable[[str], None]
-
-
-def _cells_key(record_id: str, cells: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(cells, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"referral:{record_id}:{digest}"
 
 
 def to_push(referrals: list[Record], accepted: list[str]) -> list[str]:
@@ -49,13 +40,7 @@ def run_referrals(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> 
     }
     plan = plan_registrations(referrals, partners, now.date())
     effects = [
-        Effect(
-            _cells_key(rid, cells),
-            "airtable.update",
-            rid,
-            {"base": "referrals", "table": "Referrals", "id": rid, "cells": cells},
-            f"registration of {rid}",
-        )
+        cell_update(f"referral:{rid}:{digest(cells)}", "referrals", "Referrals", rid, cells, f"registration of {rid}")
         for rid, cells in plan.cells.items()
     ]
     pushes = to_push(referrals, plan.accepted) if rt.crm_target() is not None else []

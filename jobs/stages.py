@@ -9,18 +9,15 @@ the 7-day nudge limit; Do Not Message partners get none).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bases.records import parse_datetime
 from jobs.crm_targets import REFERRAL_ID_PROPERTY, HubSpotTarget
-from jobs.effects import ApplyReport, Effect, apply, start
+from jobs.effects import ApplyReport, Effect, Progress, apply, cell_update, digest, start
 from jobs.messages import first_name, render
 from jobs.partners import partner_by_email, slack_user
 
-Progress = Callable[[str], None]
 OVERLAP = timedelta(minutes=15)
 FIRST_LOOKBACK = timedelta(days=30)
 SINCE_STATE = "stages:since"
@@ -66,14 +63,9 @@ def plan_stage_changes(rt: Any, deals: list[dict[str, Any]], stages: dict[str, A
         if not cells:
             continue
         name = str(record.get("Referral", rid))
-        digest = hashlib.sha256(repr(sorted(cells.items())).encode()).hexdigest()[:10]
         effects.append(
-            Effect(
-                f"stage-cells:{rid}:{digest}",
-                "airtable.update",
-                rid,
-                {"base": "referrals", "table": "Referrals", "id": rid, "cells": cells},
-                f"{name}: {stage.label}",
+            cell_update(
+                f"stage-cells:{rid}:{digest(cells)}", "referrals", "Referrals", rid, cells, f"{name}: {stage.label}"
             )
         )
         story.append(f"{name} → {stage.label}")

@@ -11,7 +11,6 @@ expired or broken webhook, a schema change, or the periodic safety resync.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from bases.records import Record, parse_datetime
 from bases.schema import BASES, BaseDef
 from integrations.airtable import AirtableClient, AirtableError
 from integrations.local import LocalStore
+from jobs.effects import Progress
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ WEBHOOK_SPEC: dict[str, Any] = {
 POLL_TRUST_DAYS = 6  # payloads live 7 days; a longer silence may have lost some
 BASE_RECORD_CAP = 1000
 CAP_WARNING = 0.8
-
-Progress = Callable[[str], None]
 
 
 @dataclass
