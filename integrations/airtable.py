@@ -20,6 +20,7 @@ import re
 import time as _time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -127,6 +128,7 @@ class GuardedSession(requests.Session):
         self.ledger = ledger
         self.allowance = allowance
         self.clock = clock
+        self.purpose: str | None = None  # when set, the ledger files calls under it instead of their kind
         self._recent: dict[str, deque[float]] = defaultdict(deque)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
@@ -134,7 +136,7 @@ class GuardedSession(requests.Session):
         url_s = url.decode() if isinstance(url, bytes) else str(url)
         match = _BASE_RE.search(url_s.split("?")[0])
         base = match.group(1) if match else "meta"
-        kind = call_kind(method_s, url_s)
+        kind = self.purpose or call_kind(method_s, url_s)
         rate_retries, server_retries = RATE_LIMIT_RETRIES, SERVER_ERROR_RETRIES
         while True:
             self._check_budget()
@@ -246,6 +248,15 @@ class AirtableClient:
 
     def base_id(self, key: str) -> str:
         return self.base_ids[key]
+
+    @contextmanager
+    def counted_as(self, purpose: str) -> Iterator[None]:
+        """File the calls made inside under ``purpose`` in the ledger (e.g. ``full-sync``)."""
+        previous, self.session.purpose = self.session.purpose, purpose
+        try:
+            yield
+        finally:
+            self.session.purpose = previous
 
     def remaining(self) -> int:
         return max(0, self.session.allowance - self.ledger.used(self.clock.now()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import datetime, timezone
 from typing import TextIO
 
@@ -11,6 +10,8 @@ from bases.schema import BASES, CIRCLE_DEFAULTS
 from integrations.airtable import AirtableClient, AirtableError
 from integrations.hubspot import HubSpotError
 from integrations.slack import HINT_AUTH, HINT_BOT_NOT_MEMBER, HINT_MISSING_SCOPE, REQUIRED_SCOPES, SlackError
+from jobs import planner
+from jobs.cadence import DAILY, DAILY_BASES, FRESH, FRESH_BASES, TIER_JOBS, load_state, make_plan, resyncs_due
 from jobs.circle_rules import CircleConfig
 from jobs.crm_targets import DEAL_PROPERTIES
 from jobs.runtime import Runtime
@@ -126,35 +127,76 @@ def cmd_bases_create(settings: Settings, workspace: str, out: TextIO) -> int:
         rt.close()
 
 
-def projection(used: int, now: datetime) -> int:
-    """Calls at the end of the month if the month goes on as it went so far."""
-    days = calendar.monthrange(now.year, now.month)[1]
-    elapsed = (now.day - 1) + (now.hour * 3600 + now.minute * 60) / 86400
-    return used if elapsed < 0.25 else round(used * days / elapsed)
-
-
 def cmd_budget(settings: Settings, out: TextIO, now: datetime | None = None) -> int:
+    """The month so far, the projection, each tier's planned cadence and the latency it implies."""
     now = now or datetime.now(timezone.utc)
     rt = Runtime.open(settings)
     try:
+        if rt.client is None:
+            print("no AIRTABLE_TOKEN: the local store is the data and no Airtable budget applies", file=out)
+            _print_cadence(rt, planner.offline_plan(), now, out)
+            return 0
         used = rt.ledger.used(now)
         allowance = settings.airtable_monthly_calls
         print(f"Airtable calls in {now:%B %Y}: {used} of {allowance} ({used * 100 // allowance}%)", file=out)
-        names = {v: k for k, v in settings.base_ids.items() if v}
+        names = {v: b.name for b in BASES for k, v in settings.base_ids.items() if k == b.key and v}
         for base_id, kind, count in rt.ledger.breakdown(now):
             print(f"  {names.get(base_id, base_id):<10} {kind:<13} {count}", file=out)
-        proj = projection(used, now)
-        print(f"projected for the month: {proj}", file=out)
-        blocked = rt.ledger.blocked(now)
-        if blocked:
-            print(f"BLOCKED: Airtable refuses calls until the 1st: {blocked}", file=out)
+        plan = make_plan(rt, now)
+        target = round(planner.PLAN_SHARE * allowance)
+        print(
+            f"projected for the month at this cadence: {plan.projected} ({plan.projected * 100 // allowance}%); "
+            f"the plan keeps it under {target} ({planner.PLAN_SHARE:.0%})",
+            file=out,
+        )
+        _print_cadence(rt, plan, now, out)
+        if plan.mode == planner.STOPPED:
+            print(f"STOPPED: {plan.why}", file=out)
         elif used >= 0.8 * allowance:
-            print("WARNING: 80% of the monthly allowance is spent; jobs will slow down", file=out)
-        elif proj > allowance:
+            print(
+                f"WARNING: {used * 100 // allowance}% of the monthly allowance is spent; jobs slow down to last the month",
+                file=out,
+            )
+        elif plan.projected > allowance:
             print("WARNING: at this pace the month ends over the allowance", file=out)
         return 0
     finally:
         rt.close()
+
+
+def _print_cadence(rt: Runtime, plan: planner.Plan, now: datetime, out: TextIO) -> None:
+    s = rt.settings
+    fresh = " + ".join(b.name for b in BASES if b.key in FRESH_BASES)
+    daily = " + ".join(b.name for b in BASES if b.key in DAILY_BASES)
+    print(f"cadence ({plan.mode}): {plan.why}", file=out)
+    jobs = ", ".join(TIER_JOBS[FRESH])
+    if plan.fresh_every is not None:
+        print(f"  every {planner.span(plan.fresh_every):<13} poll {fresh}; {jobs}", file=out)
+        median, p90 = plan.latency() or (plan.fresh_every, plan.fresh_every)
+        print(
+            f"  {'':<19} → a new referral reaches the CRM about {planner.span(median)} after it is submitted"
+            f" (median), within {planner.span(p90)} 9 times in 10",
+            file=out,
+        )
+    elif plan.mode != planner.STOPPED:
+        print(f"  {'with the daily run':<19} poll {fresh}; {jobs}", file=out)
+    print(
+        f"  {'daily at ' + s.daily_at.strftime('%H:%M'):<19} poll {daily}; {', '.join(TIER_JOBS[DAILY])} ({s.tz})",
+        file=out,
+    )
+    if rt.client is not None:
+        resyncs = resyncs_due(rt, now)
+        if resyncs:
+            calls = sum(c for _w, c in resyncs)
+            print(
+                f"  {'every ' + str(s.sync_full_every_days) + ' days':<19} full resync of each base as a safety net: "
+                f"{len(resyncs)} more this month, about {calls} calls",
+                file=out,
+            )
+    last = load_state(rt).get("jobs", {})
+    if last:
+        runs = ", ".join(f"{job} {str(v['at'])[5:16].replace('T', ' ')}" for job, v in sorted(last.items()))
+        print(f"last runs (UTC): {runs}", file=out)
 
 
 def _check_slack(rt: Runtime, out: TextIO) -> int:

@@ -7,12 +7,11 @@ fails does not stop the ones after it.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bases.schema import BASES
+from bases.schema import BASES, BaseDef
 from integrations.airtable import AirtableError, BudgetExhausted
 from jobs.circles import circles_estimate, run_circles
 from jobs.effects import Progress
@@ -21,7 +20,7 @@ from jobs.intros import intros_estimate, run_intros
 from jobs.referrals import referrals_estimate, run_referrals
 from jobs.runtime import Runtime
 from jobs.stages import run_stages, stages_estimate
-from jobs.sync import Syncer, full_sync_reason
+from jobs.sync import Syncer, full_sync_cost, full_sync_reason
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +45,31 @@ class Job:
     estimate: Callable[[Runtime, datetime], int]  # Airtable calls it expects to spend
 
 
-def _sync_estimate(rt: Runtime, now: datetime) -> int:
+def _sync_estimate(rt: Runtime, now: datetime, bases: list[str] | None = None) -> int:
     if rt.client is None:
         return 0
     calls = 0
-    for base in BASES:
+    for base in _bases(bases):
         state = rt.store.get_state(f"sync:{base.key}")
         if full_sync_reason(state, rt.client.base_id(base.key), now, rt.settings.sync_full_every_days):
-            pages = sum(max(1, math.ceil(rt.store.count(base.key, t.name) / 100)) for t in base.tables)
-            calls += 3 + pages
+            calls += full_sync_cost(rt.store, base, state)
         else:
             calls += 2  # a poll, and usually at most one read
     return calls
 
 
-def _run_sync(rt: Runtime, now: datetime, dry_run: bool, progress: Progress) -> JobOutcome:
+def _bases(keys: list[str] | None) -> list[BaseDef]:
+    return [b for b in BASES if keys is None or b.key in keys]
+
+
+def _run_sync(
+    rt: Runtime, now: datetime, dry_run: bool, progress: Progress, bases: list[str] | None = None
+) -> JobOutcome:
     if rt.client is None:
         return JobOutcome("sync", "skipped", "no AIRTABLE_TOKEN: the local store is the data, nothing to sync")
     if dry_run:
         plans = []
-        for base in BASES:
+        for base in _bases(bases):
             reason = full_sync_reason(
                 rt.store.get_state(f"sync:{base.key}"),
                 rt.client.base_id(base.key),
@@ -74,7 +78,8 @@ def _run_sync(rt: Runtime, now: datetime, dry_run: bool, progress: Progress) -> 
             )
             plans.append(f"{base.name}: " + (f"full resync ({reason})" if reason else "poll the change feed"))
         return JobOutcome("sync", "planned", "; ".join(plans))
-    reports = Syncer(rt.client, rt.store, full_every_days=rt.settings.sync_full_every_days, progress=progress).run(now)
+    syncer = Syncer(rt.client, rt.store, full_every_days=rt.settings.sync_full_every_days, progress=progress)
+    reports = syncer.run(now, bases)
     failures = [str(d) for r in reports for d in r.differences if d.blocking]
     for r in reports:
         for w in r.warnings:
@@ -83,8 +88,17 @@ def _run_sync(rt: Runtime, now: datetime, dry_run: bool, progress: Progress) -> 
     return JobOutcome("sync", "done", summary, failures)
 
 
+def sync_job(bases: list[str] | None) -> Job:
+    """The sync job for some bases only (the planner polls the Referrals base more often)."""
+    return Job(
+        "sync",
+        lambda rt, now, dry, say: _run_sync(rt, now, dry, say, bases),
+        lambda rt, now: _sync_estimate(rt, now, bases),
+    )
+
+
 JOBS: dict[str, Job] = {
-    "sync": Job("sync", _run_sync, _sync_estimate),
+    "sync": sync_job(None),
     "health": Job(
         "health", lambda rt, now, dry, say: run_health(rt, now, dry, say, rt.settings.health), health_estimate
     ),
@@ -107,11 +121,29 @@ def run_cycle(
     only: list[str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> list[JobOutcome]:
+    """Every job (or those named), in cycle order, whether due or not."""
+    jobs = [JOBS[n] for n in ORDER if n in JOBS and (not only or n in only)]
+    return run_jobs(rt, jobs, now, dry_run=dry_run, progress=progress, should_stop=should_stop)
+
+
+def run_jobs(
+    rt: Runtime,
+    jobs: list[Job],
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[JobOutcome]:
+    """Run ``jobs`` in the order given; a stop request is honoured between jobs, never inside one."""
     say = progress or (lambda _m: None)
     outcomes = []
-    for name in [n for n in ORDER if n in JOBS and (not only or n in only)]:
-        outcomes.append(run_job(rt, JOBS[name], now, dry_run, say))
+    for job in jobs:
+        if should_stop():
+            break
+        outcomes.append(run_job(rt, job, now, dry_run, say))
     return outcomes
 
 

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +55,7 @@ DEFAULTS: dict[str, str] = {
     "REFERRAL_FORM_URL": "",
     "PARTNEROPS_HOME": "./.partnerops",
     "TZ": "UTC",
+    "DAILY_AT": "07:00",
     "SYNC_FULL_EVERY_DAYS": "7",
     "HEALTH_WEIGHTS": "0.40,0.25,0.25,0.10",
     "HEALTH_RECENCY_STEPS": "14:100,30:85,60:70,90:50,180:25",
@@ -92,6 +94,7 @@ class Settings:
     referral_form_url: str = ""
     home: Path = Path(".partnerops")
     tz: str = "UTC"
+    daily_at: time = time(7, 0)
     sync_full_every_days: int = 7
     health: HealthSettings = field(default_factory=HealthSettings)
 
@@ -167,6 +170,15 @@ def _bool(env: dict[str, str], name: str, problems: list[str]) -> bool:
         return False
     problems.append(f"{name}={raw!r} must be true or false")
     return True
+
+
+def _daily_at(env: dict[str, str], problems: list[str]) -> time:
+    raw = env.get("DAILY_AT", "").strip() or DEFAULTS["DAILY_AT"]
+    match = re.match(r"^(\d{1,2}):(\d{2})$", raw)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        problems.append(f"DAILY_AT={raw!r} must be a time of day as HH:MM, e.g. {DEFAULTS['DAILY_AT']}")
+        return time(7, 0)
+    return time(int(match.group(1)), int(match.group(2)))
 
 
 def _api_version(env: dict[str, str], problems: list[str]) -> str:
@@ -290,6 +302,7 @@ def load_settings(
         referral_form_url=_url(env, "REFERRAL_FORM_URL", problems),
         home=Path(env.get("PARTNEROPS_HOME", "").strip() or DEFAULTS["PARTNEROPS_HOME"]),
         tz=tz,
+        daily_at=_daily_at(env, problems),
         sync_full_every_days=_int(env, "SYNC_FULL_EVERY_DAYS", problems, minimum=1),
         health=_health(env, problems),
     )

@@ -11,6 +11,7 @@ expired or broken webhook, a schema change, or the periodic safety resync.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ WEBHOOK_SPEC: dict[str, Any] = {
     "options": {"filters": {"dataTypes": ["tableData", "tableFields"], "fromSources": WATCHED_SOURCES}}
 }
 POLL_TRUST_DAYS = 6  # payloads live 7 days; a longer silence may have lost some
+FULL_SYNC = "full-sync"  # the ledger's name for a full resync's calls (schema, feed setup, every page)
 BASE_RECORD_CAP = 1000
 CAP_WARNING = 0.8
 
@@ -87,6 +89,13 @@ def full_sync_reason(state: dict[str, Any] | None, base_id: str, now: datetime, 
     return None
 
 
+def full_sync_cost(store: LocalStore, base: BaseDef, state: dict[str, Any] | None) -> int:
+    """Calls a full resync of ``base`` costs: its schema, every page, and the feed setup if there is none."""
+    pages = sum(max(1, math.ceil(store.count(base.key, t.name) / 100)) for t in base.tables)
+    setup = 0 if state and state.get("webhook_id") else 2  # list the webhooks, create ours
+    return 1 + pages + setup
+
+
 def _field_names(state: dict[str, Any], table_id: str, field_ids_: dict[str, Any]) -> set[str]:
     names = {v: k.split(".", 1)[1] for k, v in state.get("field_ids", {}).items()}
     return {names[f] for f in field_ids_ if f in names}
@@ -126,8 +135,9 @@ class Syncer:
         self.full_every_days = full_every_days
         self.progress = progress or (lambda _msg: None)
 
-    def run(self, now: datetime) -> list[BaseSync]:
-        return [self.sync_base(base, now) for base in BASES]
+    def run(self, now: datetime, bases: list[str] | None = None) -> list[BaseSync]:
+        """Sync every base, or only those whose keys are given (the planner polls Referrals more often)."""
+        return [self.sync_base(base, now) for base in BASES if bases is None or base.key in bases]
 
     def sync_base(self, base: BaseDef, now: datetime) -> BaseSync:
         base_id = self.client.base_id(base.key)
@@ -147,7 +157,8 @@ class Syncer:
                 elif changes.schema_changed:
                     reason = "fields changed in Airtable"
         if reason is not None:
-            return self._full(base, state or {}, now, reason)
+            with self.client.counted_as(FULL_SYNC):
+                return self._full(base, state or {}, now, reason)
         assert state is not None
         return self._incremental(base, state, changes, now)
 

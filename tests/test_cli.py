@@ -64,8 +64,9 @@ def test_local_mode_runs_without_airtable() -> None:
     code, out = run("run", "--once", "--now", "2026-11-21T09:00:00Z")
     assert code == 0
     assert "no AIRTABLE_TOKEN: the local store is the data" in out
-    assert re.match(r"summary: \d job\(s\), all done", out.strip().splitlines()[-1])
+    assert re.search(r"^summary: \d job\(s\), all done", out, flags=re.M)
     assert "0 partners scored" in out
+    assert out.strip().splitlines()[-1] == "next run due 2026-11-21 09:08 UTC"  # offline: every 10 min
 
 
 def test_bases_create_then_check_then_run_once(live: FakeAirtable, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,29 +68,52 @@ def test_secrets_are_scrubbed_from_log_lines(caplog: pytest.LogCaptureFixture) -
     assert "SECRET" not in caplog.text.replace("***", "")
 
 
-def test_the_scheduler_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+def test_the_scheduler_holds_the_lock_logs_to_a_file_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRTABLE_", "SLACK_", "HUBSPOT_"))}
     env["PARTNEROPS_HOME"] = str(tmp_path / "home")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "--env-file", "/nonexistent", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    command = [sys.executable, "-m", "jobs", "--env-file", "/nonexistent", "run"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 20
     lines = []
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)
-        if line.startswith("summary:"):
+        if " daily+fresh: " in line:
             break
+    cycle = lines[-1]
+    assert (
+        "sync (skipped), health, circles, referrals, stages (skipped), intros · ok · 0 Airtable call(s), offline · next"
+        in cycle
+    )
+    second = subprocess.run([*command, "--once"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert second.returncode == 0
+    assert "another partnerops is running on" in second.stderr and "partnerops run, pid" in second.stderr
+    assert "nothing done" in second.stderr
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, "".join(lines) + out
-    assert "stopping after the current job" in out
+    assert "stopping after the current job" in out and "partnerops scheduler stopped" in out
+    log = (tmp_path / "home" / "logs" / "partnerops.log").read_text()
+    assert "scheduler started" in log and "health done:" in log and "scheduler stopped" in log
+
+
+def test_a_stop_request_is_honoured_between_jobs_never_inside_one(tmp_path: Path) -> None:
+    from jobs.cycle import JOBS, run_jobs
+
+    rt = Runtime.open(Settings(home=tmp_path))
+    ran: list[str] = []
+
+    def stop_after_first() -> bool:
+        ran.append("asked")
+        return len(ran) > 1
+
+    outcomes = run_jobs(
+        rt, [JOBS["health"], JOBS["circles"], JOBS["referrals"]], FakeClock().now(), should_stop=stop_after_first
+    )
+    rt.close()
+    assert [o.job for o in outcomes] == ["health"]
+    assert all(o.status == "done" for o in outcomes)
 
 
 def test_check_warns_when_a_base_nears_the_free_record_cap(tmp_path: Path) -> None:

@@ -1,0 +1,109 @@
+"""Which tiers are due: persisted last runs, DAILY_AT in TZ, and the plan's interval."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from jobs.admin import cmd_budget
+from jobs.cadence import DAILY, FRESH, daily_mark, jobs_for, load_state, make_plan, tick
+from jobs.runtime import Runtime
+from jobs.settings import Settings
+from tests.conftest import TOKEN, client_clock
+from tests.fakes.airtable import FakeAirtable, FakeClock
+
+# Saturday 21 Nov 2026, 09:00 UTC
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def rt(fake: FakeAirtable, base_ids: dict[str, str], tmp_path: Path, clock: FakeClock) -> Runtime:
+    clock.advance((NOW - clock.now()).total_seconds())
+    settings = Settings(
+        airtable_token=TOKEN, base_ids=base_ids, airtable_api_url=fake.url, home=tmp_path / "home", crm="none"
+    )
+    runtime = Runtime.open(settings, client_clock(clock))
+    yield runtime
+    runtime.close()
+
+
+def test_the_first_tick_runs_both_tiers_and_a_second_at_the_same_moment_nothing(
+    rt: Runtime, fake: FakeAirtable
+) -> None:
+    first = tick(rt, NOW)
+    assert first.tiers == [DAILY, FRESH]
+    assert [o.job for o in first.outcomes] == ["sync", "health", "circles", "referrals", "stages", "intros"]
+    assert "Partners: full (first run)" in first.outcomes[0].summary
+    assert "Circles: full" in first.outcomes[0].summary and "Referrals: full" in first.outcomes[0].summary
+    fake.reset_counts()
+    again = tick(rt, NOW + timedelta(minutes=5))
+    assert again.tiers == [] and again.outcomes == []
+    assert fake.requests == []  # nothing due costs nothing
+    assert first.next_due is not None and again.next_due is not None
+    assert abs(first.next_due - again.next_due) < timedelta(seconds=30)  # re-planned, about the same
+
+
+def test_the_fresh_tier_polls_only_the_referrals_base_on_its_interval(rt: Runtime, fake: FakeAirtable) -> None:
+    first = tick(rt, NOW)
+    every = first.plan.fresh_every
+    assert every is not None and timedelta(minutes=10) <= every <= timedelta(hours=6)
+    fake.reset_counts()
+    later = NOW + every
+    report = tick(rt, later)
+    assert report.tiers == [FRESH]
+    assert [o.job for o in report.outcomes] == ["sync", "referrals", "stages", "intros"]
+    assert report.outcomes[0].summary.startswith("Referrals: incremental")
+    assert fake.calls() == 1 and fake.calls("GET", "/payloads") == 1  # one poll, nothing changed
+    assert load_state(rt)[FRESH] == later.isoformat()
+
+
+def test_the_daily_tier_runs_once_a_day_at_daily_at_in_tz(rt: Runtime) -> None:
+    berlin = replace(rt.settings, tz="Europe/Berlin", daily_at=time(7, 30))
+    rt.settings = berlin
+    assert daily_mark(rt, NOW) == datetime(2026, 11, 21, 6, 30, tzinfo=timezone.utc)
+    assert daily_mark(rt, datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)).day == 20
+    tick(rt, NOW)
+    before_mark = datetime(2026, 11, 22, 6, 29, tzinfo=timezone.utc)
+    assert DAILY not in tick(rt, before_mark).tiers
+    assert tick(rt, datetime(2026, 11, 22, 6, 31, tzinfo=timezone.utc)).tiers == [DAILY, FRESH]
+
+
+def test_a_stopped_plan_runs_nothing_and_names_the_first_of_next_month(rt: Runtime, fake: FakeAirtable) -> None:
+    rt.ledger.record(NOW, "appX", "read", 1000)
+    fake.reset_counts()
+    report = tick(rt, NOW)
+    assert report.tiers == [] and fake.requests == []
+    assert report.next_due == datetime(2026, 12, 1, tzinfo=timezone.utc)
+    assert "no Airtable calls until 2026-12-01 00:00 UTC" in report.plan.why
+
+
+def test_jobs_for_a_tier_sync_only_the_bases_it_needs() -> None:
+    assert [j.name for j in jobs_for([FRESH])] == ["sync", "referrals", "stages", "intros"]
+    assert [j.name for j in jobs_for([DAILY])] == ["sync", "health", "circles"]
+
+
+def test_budget_shows_use_projection_cadence_and_latency(rt: Runtime) -> None:
+    tick(rt, NOW)
+    out = io.StringIO()
+    assert cmd_budget(rt.settings, out, now=NOW) == 0
+    text = out.getvalue()
+    assert "Airtable calls in November 2026:" in text
+    assert "full-sync" in text  # the first run's full resyncs, by base
+    assert "projected for the month at this cadence:" in text and "under 900 (90%)" in text
+    plan = make_plan(rt, NOW)
+    assert plan.fresh_every is not None
+    assert "poll Referrals; referrals, stages, intros" in text
+    assert "→ a new referral reaches the CRM about" in text
+    assert "daily at 07:00" in text and "poll Partners + Circles; health, circles (UTC)" in text
+    assert "full resync of each base as a safety net" in text
+
+
+def test_budget_warns_at_80_percent(rt: Runtime) -> None:
+    rt.ledger.record(NOW, rt.settings.base_ids["referrals"], "webhook-poll", 820)
+    out = io.StringIO()
+    cmd_budget(rt.settings, out, now=NOW)
+    assert "WARNING: 82% of the monthly allowance is spent" in out.getvalue()
