@@ -7,6 +7,10 @@ killed at any point leaves its remaining effects queued; the next run drains the
 effect found *started* but not done is reconciled with the remote (e.g. a Slack post is looked
 up by its metadata key) before it is repeated; one that can be neither checked nor safely
 repeated (an e-mail) is never sent again and is reported for a human to check.
+
+An executor may carry out a contiguous run of effects in one call (:class:`BatchExecutor`:
+Airtable cell updates of one table, up to 10 records a call). Each effect of such a batch is
+still marked started before and done or failed after, on its own.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,22 @@ class Executor(Protocol):
         ...
 
 
+class BatchExecutor(Executor, Protocol):
+    """An executor that can also carry out several queued effects in one call (optional)."""
+
+    def batch_key(self, effect: Effect) -> Hashable | None:
+        """Effects with equal keys, next to each other in the queue, may run together; None: alone."""
+        ...
+
+    def batch_room(self, batch: list[Effect], effect: Effect) -> bool:
+        """Whether ``effect`` still fits in ``batch`` (e.g. at most 10 records a call)."""
+        ...
+
+    def run_batch(self, effects: list[Effect]) -> dict[str, dict[str, Any] | EffectFailed]:
+        """Run them together: the result of each, or why it failed, by effect key (every key)."""
+        ...
+
+
 @dataclass
 class ApplyReport:
     done: list[Effect] = field(default_factory=list)
@@ -128,7 +148,12 @@ class EffectQueue:
                         (e.key, e.kind, e.target, json.dumps(_payload_of(e)), e.describe, PLANNED, now.isoformat()),
                     )
                 elif row[0] == FAILED:
-                    self._db.execute("UPDATE effects SET status=?, error=NULL WHERE key=?", (PLANNED, e.key))
+                    # Planned again because its data may be fixed: run what is planned now, not the old payload.
+                    self._db.execute(
+                        "UPDATE effects SET kind=?, target=?, payload=?, describe=?, status=?, error=NULL, planned_at=? "
+                        "WHERE key=?",
+                        (e.kind, e.target, json.dumps(_payload_of(e)), e.describe, PLANNED, now.isoformat(), e.key),
+                    )
                 elif row[0] == DONE:
                     already += 1
         except BaseException:
@@ -187,38 +212,121 @@ Clock = Callable[[], datetime]
 def drain(
     queue: EffectQueue, executors: dict[str, Executor], clock: Clock, progress: Callable[[str], None] | None = None
 ) -> ApplyReport:
-    """Apply every queued effect in order. Executors are chosen by the part of ``kind`` before the dot."""
+    """Apply every queued effect in order. Executors are chosen by the part of ``kind`` before the dot.
+
+    A contiguous run of effects that the executor can batch (same :meth:`BatchExecutor.batch_key`,
+    different groups, room left) goes in one :meth:`BatchExecutor.run_batch` call.
+    """
     report = ApplyReport()
     broken_groups: dict[str, str] = {}
     items = queue.queued()
-    for index, (effect, status, started_at) in enumerate(items, 1):
-        if effect.group and effect.group in broken_groups:
-            queue.mark(effect.key, FAILED, clock(), error=f"not done: {broken_groups[effect.group]}")
-            report.failed[effect.key] = f"not done: {broken_groups[effect.group]}"
-            continue
-        executor = executors[effect.kind.split(".")[0]]
-        if status == STARTED and _settled_by_reconcile(queue, executor, effect, started_at, clock, report):
-            continue
-        if progress and len(items) > 10 and index % 10 == 0:
-            progress(f"{index} of {len(items)} effects applied")
-        queue.mark(effect.key, STARTED, clock())
+    total = len(items)
+    index = 0
+
+    def skipped(effect: Effect) -> bool:
+        """An effect of a group that already failed: not run, failed with the group's reason."""
+        if not (effect.group and effect.group in broken_groups):
+            return False
+        why = f"not done: {broken_groups[effect.group]}"
+        queue.mark(effect.key, FAILED, clock(), error=why)
+        report.failed[effect.key] = why
+        return True
+
+    def settled(executor: Executor, effect: Effect, status: str, started_at: str | None) -> bool:
+        if status != STARTED:
+            return False
         try:
-            result = executor.run(effect)
+            return _settled_by_reconcile(queue, executor, effect, started_at, clock, report)
         except EffectFailed as exc:
-            if exc.permanent:
-                queue.mark(effect.key, FAILED, clock(), error=exc.why)
-                report.failed[effect.key] = exc.why
-                if effect.group:
-                    broken_groups[effect.group] = f"{effect.describe} failed"
-            else:
-                queue.mark(effect.key, PLANNED, clock(), error=exc.why)
-                report.pending += 1
-                if effect.group:
-                    broken_groups[effect.group] = f"waiting for {effect.describe}"
+            # Could not check whether it happened: it stays started (checked again next run), never guessed.
+            log.warning("%s: %s", effect.describe, exc.why)
+            report.pending += 1
+            if effect.group:
+                broken_groups[effect.group] = f"waiting for {effect.describe}"
+            return True
+
+    while index < total:
+        first = index
+        effect, status, started_at = items[index]
+        index += 1
+        if skipped(effect):
             continue
-        queue.mark(effect.key, DONE, clock(), result=result)
-        report.done.append(effect)
+        executor = executors[_family(effect)]
+        if settled(executor, effect, status, started_at):
+            continue
+        batch = [effect]
+        key = _batch_key(executor, effect)
+        if key is not None:
+            groups = {effect.group} - {""}
+            batcher = cast(BatchExecutor, executor)
+            while index < total:
+                other, other_status, other_started = items[index]
+                if executors[_family(other)] is not executor or _batch_key(executor, other) != key:
+                    break
+                if skipped(other):
+                    index += 1
+                    continue
+                if other.group in groups or not batcher.batch_room(batch, other):
+                    break  # a group runs in order, one effect after the other
+                index += 1
+                if settled(executor, other, other_status, other_started):
+                    continue
+                batch.append(other)
+                if other.group:
+                    groups.add(other.group)
+        if progress and total > 10 and index // 10 > first // 10:
+            progress(f"{index // 10 * 10} of {total} effects applied")
+        for e in batch:
+            queue.mark(e.key, STARTED, clock())
+        if key is None:
+            outcomes = {effect.key: _run_one(executor, effect)}
+        else:
+            outcomes = cast(BatchExecutor, executor).run_batch(batch)
+        for e in batch:
+            outcome = outcomes.get(e.key, EffectFailed("the executor gave no result", permanent=False))
+            _record(queue, e, outcome, clock, report, broken_groups)
     return report
+
+
+def _family(effect: Effect) -> str:
+    return effect.kind.split(".")[0]
+
+
+def _batch_key(executor: Executor, effect: Effect) -> Hashable | None:
+    key_of = getattr(executor, "batch_key", None)
+    return key_of(effect) if key_of is not None and hasattr(executor, "run_batch") else None
+
+
+def _run_one(executor: Executor, effect: Effect) -> dict[str, Any] | EffectFailed:
+    try:
+        return executor.run(effect)
+    except EffectFailed as exc:
+        return exc
+
+
+def _record(
+    queue: EffectQueue,
+    effect: Effect,
+    outcome: dict[str, Any] | EffectFailed,
+    clock: Clock,
+    report: ApplyReport,
+    broken_groups: dict[str, str],
+) -> None:
+    """Mark what became of an effect that ran: done, failed (its group stops), or planned again."""
+    if not isinstance(outcome, EffectFailed):
+        queue.mark(effect.key, DONE, clock(), result=outcome)
+        report.done.append(effect)
+        return
+    if outcome.permanent:
+        queue.mark(effect.key, FAILED, clock(), error=outcome.why)
+        report.failed[effect.key] = outcome.why
+        if effect.group:
+            broken_groups[effect.group] = f"{effect.describe} failed"
+    else:
+        queue.mark(effect.key, PLANNED, clock(), error=outcome.why)
+        report.pending += 1
+        if effect.group:
+            broken_groups[effect.group] = f"waiting for {effect.describe}"
 
 
 def _settled_by_reconcile(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,28 +130,82 @@ def _slack_why(exc: SlackError) -> str:
 
 
 class AirtableExecutor:
-    """Job-owned cells, through the write-back helper (only changed values, never an M field)."""
+    """Job-owned cells, through the write-back helper (only changed values, never an M field).
+
+    Cell updates of one table that are next to each other in the queue are written together
+    (:meth:`run_batch`): up to 10 records a call, the cells of one record merged in queue order.
+    """
+
+    BATCH_RECORDS = 10  # Airtable takes at most 10 records a write call
 
     def __init__(self, writer: RecordWriter) -> None:
         self.writer = writer
 
     def run(self, effect: Effect) -> dict[str, Any]:
         p = effect.payload
+        if effect.kind == "airtable.update":
+            outcome = self.run_batch([effect])[effect.key]
+            if isinstance(outcome, EffectFailed):
+                raise outcome
+            return outcome
         try:
-            if effect.kind == "airtable.update":
-                result = self.writer.update(p["base"], p["table"], {p["id"]: p["cells"]})
-                if result.failed:
-                    raise EffectFailed(next(iter(result.failed.values())))
-                return {"written": result.written}
             if effect.kind == "airtable.upsert":
                 record_id = self.writer.upsert(p["base"], p["table"], p["merge_on"], p["cells"])
                 return {"id": record_id}
         except AirtableError as exc:
-            raise EffectFailed(f"Airtable said {exc.code}: {exc.message}", permanent=exc.status == 422) from None
+            raise _airtable_failed(exc) from None
         raise EffectFailed(f"unknown effect kind {effect.kind}")
+
+    def batch_key(self, effect: Effect) -> Hashable | None:
+        if effect.kind != "airtable.update":
+            return None
+        return (effect.payload["base"], effect.payload["table"])
+
+    def batch_room(self, batch: list[Effect], effect: Effect) -> bool:
+        records = {e.payload["id"] for e in batch}
+        return effect.payload["id"] in records or len(records) < self.BATCH_RECORDS
+
+    def run_batch(self, effects: list[Effect]) -> dict[str, dict[str, Any] | EffectFailed]:
+        """One write for all of them (they share base and table, at most 10 records).
+
+        A record Airtable refuses (422) fails the effects that wrote it and nothing else; any
+        other Airtable error leaves every one of them to be tried again (transient).
+        """
+        base, table = effects[0].payload["base"], effects[0].payload["table"]
+        changes: dict[str, dict[str, Any]] = {}
+        for e in effects:
+            changes.setdefault(e.payload["id"], {}).update(e.payload["cells"])
+        try:
+            result = self.writer.update(base, table, changes)
+        except AirtableError as exc:
+            failed = _airtable_failed(exc)
+            return {e.key: failed for e in effects}
+        outcomes: dict[str, dict[str, Any] | EffectFailed] = {}
+        for e in effects:
+            why = result.failed.get(e.payload["id"])
+            outcomes[e.key] = {"written": result.written} if why is None else EffectFailed(why)
+        shared = [rid for rid in result.failed if sum(e.payload["id"] == rid for e in effects) > 1]
+        for rid in shared:
+            # Several effects wrote this record and Airtable refused the merged cells: find the bad one(s).
+            for e in (e for e in effects if e.payload["id"] == rid):
+                outcomes[e.key] = self._alone(e)
+        return outcomes
+
+    def _alone(self, effect: Effect) -> dict[str, Any] | EffectFailed:
+        p = effect.payload
+        try:
+            result = self.writer.update(p["base"], p["table"], {p["id"]: p["cells"]})
+        except AirtableError as exc:
+            return _airtable_failed(exc)
+        return EffectFailed(result.failed[p["id"]]) if p["id"] in result.failed else {"written": result.written}
 
     def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
         return None  # updates and upserts are safe to repeat
+
+
+def _airtable_failed(exc: AirtableError) -> EffectFailed:
+    """422 = the data must be fixed (permanent); anything else may pass (transient)."""
+    return EffectFailed(f"Airtable said {exc.code}: {exc.message}", permanent=exc.status == 422)
 
 
 class StateExecutor:

@@ -1,7 +1,11 @@
-"""Killing a cycle at the k-th effect, as if the process died there, for kill-and-rerun tests."""
+"""Killing a cycle at the k-th effect, as if the process died there, for kill-and-rerun tests.
+
+An executor that runs effects in batches dies with the batch that holds the k-th effect: before
+its one call, or after the call but before the queue could record any of them."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +38,24 @@ def kill_at(rt: Runtime, k: int, *, after: bool) -> None:
         def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
             found: dict[str, Any] | None = self.inner.reconcile(effect, started_at)
             return found
+
+        def batch_key(self, effect: Effect) -> Hashable | None:
+            key_of = getattr(self.inner, "batch_key", None)
+            return key_of(effect) if key_of is not None else None
+
+        def batch_room(self, batch: list[Effect], effect: Effect) -> bool:
+            return bool(self.inner.batch_room(batch, effect))
+
+        def run_batch(self, effects: list[Effect]) -> dict[str, Any]:
+            first = count["n"] + 1
+            count["n"] += len(effects)
+            dies = first <= k <= count["n"]
+            if dies and not after:
+                raise Killed
+            results: dict[str, Any] = self.inner.run_batch(effects)
+            if dies:
+                raise Killed
+            return results
 
     executors = {kind: Dying(ex) for kind, ex in rt.executors().items()}
     rt.executors = lambda: executors  # type: ignore[method-assign]
