@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from integrations.airtable import Clock
+from integrations.hubspot import SERVER_ERROR_TRIES
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
 from jobs.crm_targets import REFERRAL_ID_PROPERTY
@@ -136,7 +137,7 @@ def replace_now(rt: Runtime, when: datetime) -> Runtime:
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-effect", "after-effect"])
-@pytest.mark.parametrize("kill_at", range(1, 9))
+@pytest.mark.parametrize("kill_at", range(1, 4))  # one effect per referral: its push carries its registration
 def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_referral(
     tmp_path: Path, kill_at: int, after: bool
 ) -> None:
@@ -155,6 +156,16 @@ def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_refer
         for rid in ids:
             fields = store.get("referrals", "Referrals", rid).fields  # type: ignore[union-attr]
             assert fields["Status"] == "In CRM" and fields["CRM ID"] in {d["id"] for d in deals}
+            assert fields["Attribution"] == "Sourced" and fields["Expires On"] == "2027-03-21"
+
+
+def test_an_accepted_referral_that_expires_before_its_push_is_not_pushed(tmp_path: Path, hub: FakeHubSpot) -> None:
+    store = seed(tmp_path)
+    rid = referral(store, "Oldco", minutes=-130 * 24 * 60, Status="Accepted", **{"Expires On": "2026-09-01"})
+    outcome = run_referrals(runtime(tmp_path, store, hub), NOW, False, lambda _m: None)
+    assert outcome.ok, outcome.failures
+    assert store.get("referrals", "Referrals", rid).fields["Status"] == "Expired"  # type: ignore[union-attr]
+    assert hub.deals() == []
 
 
 def test_crm_none_only_registers(tmp_path: Path) -> None:
@@ -199,3 +210,175 @@ def test_crm_webhook_posts_one_document_per_referral_even_after_a_500(tmp_path: 
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- against the fake Airtable: what a push costs in Airtable calls ------------------------------
+
+
+class Airtable:
+    """The three template bases in the fake Airtable, a client on them, and the store as `sync`
+    leaves it (a mirror of the live records)."""
+
+    def __init__(self, tmp_path: Path, fake: Any, clock: Any) -> None:
+        from integrations.airtable import AirtableClient
+        from tests.conftest import TOKEN, client_clock, provision
+
+        self.tmp_path, self.fake, self.clock = tmp_path, fake, clock
+        self.ids = provision(fake)
+        clock.advance(2)
+        self.ledger = CallLedger(tmp_path / "ledger.sqlite")
+        self.client = AirtableClient(
+            TOKEN, self.ids, ledger=self.ledger, allowance=1000, api_url=fake.url, clock=client_clock(clock)
+        )
+        self.store = LocalStore(tmp_path / "store.sqlite")
+        fake.ui_create(self.ids["partners"], "Partners", {"Name": "Pia Partner", "Email": "pia@agency.example"})
+
+    def referral(self, company: str, *, partner: str = "pia@agency.example") -> str:
+        fields = {
+            "Referral": f"{company} — Jo Buyer",
+            "Direction": "From partner",
+            "Partner Email": partner,
+            "Company": company,
+            "Contact Name": "Jo Buyer",
+            "Contact Email": f"jo@{company.lower()}.example",
+        }
+        rid: str = self.fake.ui_create(self.ids["referrals"], "Referrals", fields)
+        self.clock.advance(1)
+        return rid
+
+    def mirror(self) -> None:
+        for key, table in (("partners", "Partners"), ("referrals", "Referrals")):
+            self.store.put(key, table, self.client.list_records(key, table))
+        self.fake.reset_counts()
+
+    def runtime(self, hub: FakeHubSpot) -> Runtime:
+        settings = Settings(home=self.tmp_path, crm="hubspot", hubspot_token=hub.token, hubspot_api_url=hub.url)
+        return Runtime(settings, self.store, self.ledger, self.client, Clock(now=lambda: NOW, sleep=lambda _s: None))
+
+    def writes(self) -> int:
+        return sum(self.fake.calls(m) for m in ("POST", "PATCH", "PUT", "DELETE"))
+
+    def live(self, rid: str) -> dict[str, Any]:
+        return next(r["fields"] for r in self.fake.records(self.ids["referrals"], "Referrals") if r["id"] == rid)
+
+
+@pytest.fixture
+def air(tmp_path: Path) -> Iterator[Airtable]:
+    from tests.conftest import TOKEN
+    from tests.fakes.airtable import FakeAirtable, FakeClock
+
+    clock = FakeClock(NOW - timedelta(hours=1))
+    with FakeAirtable(TOKEN, clock=clock) as fake:
+        yield Airtable(tmp_path, fake, clock)
+
+
+def assert_pushed(air: Airtable, hub: FakeHubSpot, rid: str, attribution: str = "Sourced") -> None:
+    deals = [d for d in hub.deals() if d["properties"].get(REFERRAL_ID_PROPERTY) == rid]
+    assert len(deals) == 1, f"{len(deals)} deals for {rid}"
+    for fields in (air.live(rid), air.store.get("referrals", "Referrals", rid).fields):  # type: ignore[union-attr]
+        assert fields["Status"] == "In CRM" and fields["CRM ID"] == deals[0]["id"]
+        assert fields["Attribution"] == attribution and fields["Expires On"] == "2027-03-21"
+        assert fields["CRM Pushed At"] and not fields.get("Sync Notes")
+
+
+def test_a_new_accepted_referral_costs_one_airtable_write(air: Airtable, hub: FakeHubSpot) -> None:
+    rid = air.referral("Acme")
+    air.mirror()
+    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
+    assert outcome.ok, outcome.failures
+    assert air.writes() == 1 and air.fake.calls("PATCH") == 1
+    assert air.fake.calls() == 1  # and no read: the store is the mirror
+    assert_pushed(air, hub, rid)
+    assert air.store.get_state(f"attribution:{rid}") == "Sourced"  # remembered locally, not a separate write
+    air.fake.reset_counts()
+    again = run_referrals(air.runtime(hub), NOW + timedelta(hours=1), False, lambda _m: None)
+    assert again.ok and air.fake.calls() == 0 and len(hub.deals()) == 1
+
+
+def test_pushes_cost_one_write_each_and_registration_only_changes_share_calls(air: Airtable, hub: FakeHubSpot) -> None:
+    pushed = [air.referral(name) for name in ("Alpha", "Beta", "Gamma")]
+    duplicates = [air.referral(name) for name in ("Alpha", "Beta", "Gamma")]
+    stranger = air.referral("Umbrella", partner="nobody@else.example")
+    air.mirror()
+    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
+    assert outcome.ok, outcome.failures
+    # 3 pushes, one call each; 3 duplicates and 1 note written together: 4 calls (was 3 × 3 + 4 = 13).
+    assert air.fake.calls("PATCH") == 4 and air.writes() == 4
+    for rid in pushed:
+        assert_pushed(air, hub, rid)
+    assert all(air.live(rid)["Status"] == "Duplicate" for rid in duplicates)
+    assert "is not a partner" in air.live(stranger)["Sync Notes"]
+    assert len(hub.deals()) == 3
+
+
+def test_a_refused_push_writes_accepted_and_the_reason_in_one_call(air: Airtable, hub: FakeHubSpot) -> None:
+    rid = air.referral("Hooli")
+    air.mirror()
+    body = {"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid"}
+    hub.fail_next("deals/batch/upsert", 400, body=body)
+    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
+    assert not outcome.ok and air.writes() == 1
+    fields = air.live(rid)
+    assert fields["Status"] == "Accepted" and fields["Attribution"] == "Sourced"
+    assert fields["Expires On"] == "2027-03-21" and "CRM ID" not in fields
+    assert fields["Sync Notes"].startswith("Not in the CRM yet: HubSpot said VALIDATION_ERROR")
+    air.fake.reset_counts()
+    assert run_referrals(air.runtime(hub), NOW, False, lambda _m: None).ok
+    assert air.writes() == 1
+    assert_pushed(air, hub, rid)
+
+
+def test_while_the_crm_is_down_the_referral_shows_accepted_and_is_pushed_later(air: Airtable, hub: FakeHubSpot) -> None:
+    rid = air.referral("Initech")
+    air.mirror()
+    body = {"status": "error", "category": "INTERNAL_ERROR", "message": "down"}
+    hub.fail_next("deals/batch/upsert", 503, body=body, times=SERVER_ERROR_TRIES)  # every retry fails too
+    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
+    assert outcome.ok and "retried next run" in outcome.summary  # transient: queued, not a failure
+    assert air.writes() == 1
+    fields = air.live(rid)
+    assert fields["Status"] == "Accepted" and fields["Expires On"] == "2027-03-21"
+    assert "CRM ID" not in fields and "Attribution" not in fields
+    air.fake.reset_counts()
+    assert run_referrals(air.runtime(hub), NOW, False, lambda _m: None).ok
+    assert air.writes() == 1  # only the CRM's answer: the registration cells are already there
+    assert_pushed(air, hub, rid)
+
+
+class DyingWriter:
+    """Dies (like the process) at its first write: after the deal was pushed, before Airtable knew."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.died = inner, False
+
+    def update(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.died:
+            self.died = True
+            raise Killed
+        return self.inner.update(*args, **kwargs)
+
+
+@pytest.mark.parametrize("how", ["killed", "airtable-down"])
+def test_a_push_whose_write_back_was_lost_is_redone_with_one_deal_and_every_field(
+    air: Airtable, hub: FakeHubSpot, how: str
+) -> None:
+    rid = air.referral("Globex")
+    air.mirror()
+    rt = air.runtime(hub)
+    if how == "killed":
+        executors = rt.executors()
+        executors["crm"].writer = DyingWriter(executors["crm"].writer)  # type: ignore[attr-defined]
+        rt.executors = lambda: executors  # type: ignore[method-assign]
+        with contextlib.suppress(Killed):
+            run_referrals(rt, NOW, False, lambda _m: None)
+    else:
+        air.fake.fail_next(method="PATCH", drop=True, times=3)  # the client retries a PATCH twice
+        outcome = run_referrals(rt, NOW, False, lambda _m: None)
+        assert "retried next run" in outcome.summary
+    assert len(hub.deals()) == 1 and "CRM ID" not in air.live(rid)
+    # The CRM now holds this referral's own (open) deal for the contact: asked again, attribution
+    # would say Influenced. The answer given before the push is remembered instead.
+    later = NOW + timedelta(minutes=10)
+    outcome = run_referrals(replace_now(air.runtime(hub), later), later, False, lambda _m: None)
+    assert outcome.ok, outcome.failures
+    assert_pushed(air, hub, rid, attribution="Sourced")
