@@ -138,6 +138,8 @@ def run_intros(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
 
     leftovers = start(rt, progress) if not dry_run else ApplyReport()
     effects: list[Effect] = []
+    # Sync Notes of intros that cannot go out yet, queued last: written together, with the last Introduced.
+    notes_effects: list[Effect] = []
     fixes: list[str] = []
     intros = 0
     for record in rt.store.all("referrals", "Referrals"):
@@ -147,7 +149,7 @@ def run_intros(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
         if notes is not None:
             fixes.append(f"{record.get('Referral', record.id)}: {notes.splitlines()[0]}")
             if notes != record.get("Sync Notes"):
-                effects.append(
+                notes_effects.append(
                     cell_update(
                         f"intro-notes:{record.id}:{digest(notes)}",
                         "referrals",
@@ -160,6 +162,7 @@ def run_intros(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
             continue
         effects += planned
         intros += 1
+    effects += notes_effects
     if dry_run:
         lines = [f"would {e.describe}" for e in effects] + [f"needs a fix: {f}" for f in fixes]
         return JobOutcome("intros", "planned", "\n".join(lines) or "no new referral to give")

@@ -42,7 +42,9 @@ def _modified(deal: dict[str, Any]) -> datetime | None:
 
 
 def plan_stage_changes(rt: Any, deals: list[dict[str, Any]], stages: dict[str, Any]) -> tuple[list[Effect], list[str]]:
-    effects: list[Effect] = []
+    """Cell updates first, all together (the queue writes them 10 records a call), then the messages."""
+    cells_effects: list[Effect] = []
+    messages: list[Effect] = []
     story: list[str] = []
     for deal in deals:
         props = deal.get("properties") or {}
@@ -63,15 +65,15 @@ def plan_stage_changes(rt: Any, deals: list[dict[str, Any]], stages: dict[str, A
         if not cells:
             continue
         name = str(record.get("Referral", rid))
-        effects.append(
+        cells_effects.append(
             cell_update(
                 f"stage-cells:{rid}:{digest(cells)}", "referrals", "Referrals", rid, cells, f"{name}: {stage.label}"
             )
         )
         story.append(f"{name} → {stage.label}")
         if "CRM Stage" in cells:
-            effects += _partner_message(rt, record, stage, amount)
-    return effects, story
+            messages += _partner_message(rt, record, stage, amount)
+    return [*cells_effects, *messages], story
 
 
 def _partner_message(rt: Any, record: Any, stage: Any, amount: float | None) -> list[Effect]:

@@ -192,3 +192,57 @@ def test_check_sets_up_hubspot_deal_properties_once(tmp_path: Path) -> None:
         out = io.StringIO()
         assert cmd_check(bad, out) == 1
         assert "HubSpot token rejected" in out.getvalue() and "pat-na1-wrong" not in out.getvalue()
+
+
+def test_stage_changes_of_several_deals_cost_one_airtable_write_before_the_messages(tmp_path: Path) -> None:
+    from tests.conftest import TOKEN
+    from tests.fakes.airtable import FakeAirtable, FakeClock
+    from tests.test_referrals_job import Airtable
+
+    clock = FakeClock(NOW - timedelta(hours=1))
+    with FakeAirtable(TOKEN, clock=clock) as fake, FakeHubSpot(now=lambda: NOW) as hub:
+        air = Airtable(tmp_path, fake, clock)
+        ids = [air.referral(name) for name in ("Acme", "Globex", "Initech", "Hooli")]
+        air.mirror()
+        assert run_referrals(air.runtime(hub), NOW, False, lambda _m: None).ok
+        for rid, stage in zip(ids, ("closedwon", "closedlost", "contractsent", "closedwon"), strict=True):
+            hub.set_stage(air.store.get("referrals", "Referrals", rid).fields["CRM ID"], stage, amount=1000)  # type: ignore[union-attr]
+        fake.reset_counts()
+        outcome = run_stages(air.runtime(hub), NOW, False, lambda _m: None)
+        assert outcome.ok, outcome.failures
+        # Four records in one call: the cell updates are queued together, the messages after them.
+        assert fake.calls("PATCH") == 1 and fake.calls() == 1
+        told = [p.read_text() for p in (tmp_path / "outbox" / "slack").glob("*.txt")]
+        assert len(told) == 4
+        statuses = {r["id"]: r["fields"].get("Status") for r in fake.records(air.ids["referrals"], "Referrals")}
+        assert [statuses[rid] for rid in ids] == ["Won", "Lost", "In CRM", "Won"]
+
+
+def test_sync_notes_of_intros_that_cannot_go_out_are_written_together(tmp_path: Path) -> None:
+    from tests.conftest import TOKEN
+    from tests.fakes.airtable import FakeAirtable, FakeClock
+    from tests.test_referrals_job import Airtable
+
+    clock = FakeClock(NOW - timedelta(hours=1))
+    with FakeAirtable(TOKEN, clock=clock) as fake, FakeHubSpot(now=lambda: NOW) as hub:
+        air = Airtable(tmp_path, fake, clock)
+        ids = []
+        for i, partner in enumerate(["ghost1@x.example", "pia@agency.example", "ghost2@x.example", "ghost3@x.example"]):
+            fields = {
+                "Referral": f"Lead {i}",
+                "Direction": "To partner",
+                "Partner Email": partner,
+                "Company": f"Lead {i}",
+                "Contact Name": "Bob Buyer",
+                "Contact Email": f"bob{i}@lead.example",
+            }
+            ids.append(fake.ui_create(air.ids["referrals"], "Referrals", fields))
+            clock.advance(1)  # in this order
+        air.mirror()
+        outcome = run_intros(air.runtime(hub), NOW, False, lambda _m: None)
+        assert len(outcome.failures) == 3
+        # The intro's Status Introduced and the three Sync Notes queued after it: one call.
+        assert fake.calls("PATCH") == 1 and fake.calls() == 1
+        fields = {r["id"]: r["fields"] for r in fake.records(air.ids["referrals"], "Referrals")}
+        assert [bool(fields[rid].get("Sync Notes")) for rid in ids] == [True, False, True, True]
+        assert fields[ids[1]]["Status"] == "Introduced"
