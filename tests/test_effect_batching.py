@@ -13,7 +13,19 @@ import pytest
 
 from integrations.airtable import AirtableClient
 from integrations.local import LocalStore
-from jobs.effects import DONE, FAILED, PLANNED, STARTED, ApplyReport, Effect, EffectQueue, Executor, cell_update, drain
+from jobs.effects import (
+    DONE,
+    FAILED,
+    PLANNED,
+    STARTED,
+    ApplyReport,
+    Effect,
+    EffectFailed,
+    EffectQueue,
+    Executor,
+    cell_update,
+    drain,
+)
 from jobs.executors import AirtableExecutor, StateExecutor
 from jobs.writeback import RecordWriter
 from tests.fakes.airtable import FakeAirtable, FakeClock
@@ -287,3 +299,31 @@ def test_without_airtable_a_batch_is_written_to_the_store(tmp_path: Path, queue:
     report = drain(queue, {"airtable": AirtableExecutor(RecordWriter(store, None))}, lambda: datetime(2026, 11, 2))
     assert len(report.done) == 12
     assert all(store.get("partners", "Partners", rid).fields["Health Score"] == 9 for rid in ids)  # type: ignore[union-attr]
+
+
+def test_an_effect_whose_outcome_cannot_be_checked_stays_started_and_the_run_goes_on(
+    tmp_path: Path, queue: EffectQueue
+) -> None:
+    class Unreachable:
+        """Like Slack during an outage: cannot say whether a started post went out."""
+
+        def __init__(self) -> None:
+            self.ran: list[str] = []
+
+        def run(self, effect: Effect) -> dict[str, Any]:
+            self.ran.append(effect.key)
+            return {}
+
+        def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
+            raise EffectFailed("could not check whether it was sent", permanent=False)
+
+    when = datetime(2026, 11, 2)
+    post = Effect("post", "slack.post", "c", {}, "post", repeatable=False, group="g")
+    then = Effect("then", "slack.post", "c", {}, "then", group="g")
+    other = Effect("other", "slack.post", "c", {}, "other")
+    queue.enqueue([post, then, other], when)
+    queue.mark("post", STARTED, when)
+    slack = Unreachable()
+    report = drain(queue, {"slack": slack}, lambda: when)
+    assert report.pending == 1 and queue.status("post") == STARTED  # checked again next run, never guessed
+    assert slack.ran == ["other"] and report.failed["then"] == "not done: waiting for post"

@@ -137,13 +137,16 @@ def replace_now(rt: Runtime, when: datetime) -> Runtime:
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-effect", "after-effect"])
-@pytest.mark.parametrize("kill_at", range(1, 4))  # one effect per referral: its push carries its registration
+# Effects: the two duplicates' cells (1-2, written together in one batch), then one push per
+# accepted referral carrying its registration cells (3-5).
+@pytest.mark.parametrize("kill_at", range(1, 6))
 def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_referral(
     tmp_path: Path, kill_at: int, after: bool
 ) -> None:
     with FakeHubSpot(now=lambda: NOW) as hub:
         store = seed(tmp_path)
         ids = [referral(store, name, minutes=i) for i, name in enumerate(("Alpha", "Beta", "Gamma"))]
+        dups = [referral(store, name, minutes=10 + i) for i, name in enumerate(("Alpha", "Beta"))]
         rt = runtime(tmp_path, store, hub)
         kill(rt, kill_at, after=after)
         with contextlib.suppress(Killed):
@@ -157,6 +160,8 @@ def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_refer
             fields = store.get("referrals", "Referrals", rid).fields  # type: ignore[union-attr]
             assert fields["Status"] == "In CRM" and fields["CRM ID"] in {d["id"] for d in deals}
             assert fields["Attribution"] == "Sourced" and fields["Expires On"] == "2027-03-21"
+        for rid in dups:
+            assert store.get("referrals", "Referrals", rid).fields["Status"] == "Duplicate"  # type: ignore[union-attr]
 
 
 def test_an_accepted_referral_that_expires_before_its_push_is_not_pushed(tmp_path: Path, hub: FakeHubSpot) -> None:
