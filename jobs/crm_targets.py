@@ -72,6 +72,10 @@ class CrmTarget(Protocol):
         """Create or update the deal for this referral; returns the CRM's deal id."""
         ...
 
+    def initial_stage(self) -> str | None:
+        """The stage label a new deal starts in, written back with the push (None: the CRM does not say)."""
+        ...
+
 
 def document(referral: Referral, occurred_at: str) -> dict[str, Any]:
     """The JSON document of one accepted referral (webhook body and outbox file): one documented
@@ -112,6 +116,9 @@ class WebhookTarget:
         except WebhookError as exc:
             raise PushFailed(str(exc), permanent=exc.permanent) from None
         return f"webhook:{referral.id}"
+
+    def initial_stage(self) -> str | None:
+        return None
 
 
 class HubSpotTarget:
@@ -163,6 +170,15 @@ class HubSpotTarget:
         except HubSpotError as exc:
             raise _failed(exc) from None
 
+    def initial_stage(self) -> str | None:
+        """Written back with the push, so `stages` does not spend a write (and a message) on a new deal."""
+        try:
+            _pipeline, stage = self.client.first_stage()
+            found = self.client.stages().get(stage)
+        except HubSpotError:
+            return None
+        return found.label if found else None
+
 
 def _failed(exc: HubSpotError) -> PushFailed:
     permanent = 400 <= exc.status < 500 and exc.status not in (408, 423, 429)
@@ -187,3 +203,6 @@ class OutboxTarget:
             json.dumps(document(referral, referral.pushed_at), indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
         return f"outbox:{referral.id}"
+
+    def initial_stage(self) -> str | None:
+        return None

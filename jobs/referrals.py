@@ -101,8 +101,9 @@ class CrmExecutor:
     The payload is ``{"referral_id": …, "cells": {…}}``: the registration cells planned for the
     referral (Status Accepted, Expires On, …), written together with the CRM's answer:
 
-    - pushed: registration cells + Attribution + CRM ID, CRM Pushed At, Status In CRM, Sync
-      Notes cleared — one Airtable call;
+    - pushed: registration cells + Attribution + CRM ID, CRM Pushed At, Status In CRM, the
+      deal's first CRM Stage (so `stages` has nothing to write for a new deal), Sync Notes
+      cleared — one Airtable call;
     - refused by the CRM (permanent): registration cells + Attribution (when known) + Sync Notes
       "Not in the CRM yet: …" — one call; the effect fails with the CRM's reason;
     - CRM unreachable (transient): the registration cells alone, so managers see Accepted while
@@ -143,6 +144,9 @@ class CrmExecutor:
             "Status": "In CRM",
             "Sync Notes": "",
         }
+        stage = None if record.get("CRM Stage") else self.target.initial_stage()
+        if stage:
+            cells["CRM Stage"] = stage
         unwritten = self._write_back(rid, cells)
         if unwritten is not None:
             # Repeating the push finds the same deal, so a retry only costs the write again.

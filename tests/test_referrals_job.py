@@ -284,6 +284,7 @@ def assert_pushed(air: Airtable, hub: FakeHubSpot, rid: str, attribution: str = 
         assert fields["Status"] == "In CRM" and fields["CRM ID"] == deals[0]["id"]
         assert fields["Attribution"] == attribution and fields["Expires On"] == "2027-03-21"
         assert fields["CRM Pushed At"] and not fields.get("Sync Notes")
+        assert fields["CRM Stage"] == "Appointment Scheduled"  # the deal's first stage, in the same write
 
 
 def test_a_new_accepted_referral_costs_one_airtable_write(air: Airtable, hub: FakeHubSpot) -> None:
@@ -298,6 +299,20 @@ def test_a_new_accepted_referral_costs_one_airtable_write(air: Airtable, hub: Fa
     air.fake.reset_counts()
     again = run_referrals(air.runtime(hub), NOW + timedelta(hours=1), False, lambda _m: None)
     assert again.ok and air.fake.calls() == 0 and len(hub.deals()) == 1
+
+
+def test_a_new_deal_costs_stages_no_write_and_sends_no_stage_message(air: Airtable, hub: FakeHubSpot) -> None:
+    from jobs.stages import run_stages
+
+    air.referral("Acme")
+    air.mirror()
+    rt = air.runtime(hub)
+    assert run_referrals(rt, NOW, False, lambda _m: None).ok
+    air.fake.reset_counts()
+    outcome = run_stages(rt, NOW + timedelta(minutes=30), False, lambda _m: None)
+    assert outcome.ok and air.writes() == 0
+    assert "0 changed" in outcome.summary
+    assert not list((air.tmp_path / "outbox").rglob("slack-*"))  # nobody told of a "change" that is none
 
 
 def test_pushes_cost_one_write_each_and_registration_only_changes_share_calls(air: Airtable, hub: FakeHubSpot) -> None:
