@@ -18,7 +18,7 @@ from typing import Any
 
 from bases.drift import Difference, compare, field_ids
 from bases.records import Record, parse_datetime
-from bases.schema import BASES, BaseDef
+from bases.schema import BASES, BaseDef, table_def
 from integrations.airtable import AirtableClient, AirtableError
 from integrations.local import LocalStore
 from jobs.effects import Progress
@@ -36,7 +36,11 @@ WATCHED_SOURCES = [
     "anonymousUser",
 ]
 WEBHOOK_SPEC: dict[str, Any] = {
-    "options": {"filters": {"dataTypes": ["tableData", "tableFields"], "fromSources": WATCHED_SOURCES}}
+    "options": {
+        "filters": {"dataTypes": ["tableData", "tableFields"], "fromSources": WATCHED_SOURCES},
+        # Every cell of a changed record rides along in the payload, so a change costs no read.
+        "includes": {"includeCellValuesInFieldIds": "all"},
+    }
 }
 POLL_TRUST_DAYS = 6  # payloads live 7 days; a longer silence may have lost some
 FULL_SYNC = "full-sync"  # the ledger's name for a full resync's calls (schema, feed setup, every page)
@@ -50,21 +54,34 @@ class BaseSync:
     mode: str = "incremental"  # "full" or "incremental"
     reason: str = ""
     read: dict[str, int] = field(default_factory=dict)
+    carried: dict[str, int] = field(default_factory=dict)  # changed records taken from the feed, no read
     deleted: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         read = sum(self.read.values())
+        carried = sum(self.carried.values())
         deleted = sum(self.deleted.values())
         head = f"{self.base}: {self.mode}" + (f" ({self.reason})" if self.reason else "")
-        return f"{head}, {read} records read, {deleted} removed"
+        feed = f"{carried} changed from the feed, " if carried else ""
+        return f"{head}, {feed}{read} records read, {deleted} removed"
+
+
+@dataclass
+class _Values:
+    """A record's cells as the change feed carried them (field id → V2 cell value)."""
+
+    created_time: str | None
+    cells: dict[str, Any]
+    complete: bool  # every cell is here (a new record, or the feed sent the unchanged ones too)
 
 
 @dataclass
 class _Changes:
     changed: dict[str, set[str]] = field(default_factory=dict)  # table name → record ids
     destroyed: dict[str, set[str]] = field(default_factory=dict)
+    values: dict[str, dict[str, _Values]] = field(default_factory=dict)  # table name → record id → cells
     schema_changed: bool = False
     error: bool = False
     cursor: int = 1
@@ -116,14 +133,59 @@ def parse_payloads(payloads: list[dict[str, Any]], state: dict[str, Any], change
             if tch.get("createdFieldsById") or tch.get("changedFieldsById") or tch.get("destroyedFieldIds"):
                 changes.schema_changed = True
             ids = changes.changed.setdefault(name, set())
-            ids.update((tch.get("createdRecordsById") or {}).keys())
+            values = changes.values.setdefault(name, {})
+            for rid, created in (tch.get("createdRecordsById") or {}).items():
+                ids.add(rid)
+                cells = created.get("cellValuesByFieldId") if isinstance(created, dict) else None
+                if isinstance(cells, dict):
+                    values[rid] = _Values(created.get("createdTime"), dict(cells), complete=True)
             for rid, change in (tch.get("changedRecordsById") or {}).items():
                 cells = (change.get("current") or {}).get("cellValuesByFieldId")
                 if cells is None or _field_names(state, table_id, cells) & set(reads.get(name, [])):
                     ids.add(rid)
+                _fold_change(values, rid, change)
             gone = set(tch.get("destroyedRecordIds") or [])
             changes.destroyed.setdefault(name, set()).update(gone)
             ids.difference_update(gone)
+            for rid in gone:
+                values.pop(rid, None)
+
+
+def _fold_change(values: dict[str, _Values], rid: str, change: dict[str, Any]) -> None:
+    """Add a change to what is known of the record: complete if it was, or if the feed sent every cell."""
+    current = (change.get("current") or {}).get("cellValuesByFieldId")
+    unchanged = (change.get("unchanged") or {}).get("cellValuesByFieldId")
+    if not isinstance(current, dict):
+        values.pop(rid, None)
+        return
+    known = values.get(rid)
+    if isinstance(unchanged, dict):
+        values[rid] = _Values(known.created_time if known else None, {**unchanged, **current}, complete=True)
+    elif known is not None and known.complete:
+        known.cells.update(current)
+    else:
+        values.pop(rid, None)
+
+
+def rest_value(kind: str, value: Any) -> tuple[bool, Any]:
+    """A V2 (webhook payload) cell value in the REST API's shape: (understood, value)."""
+    if value is None:
+        return True, None
+    if kind == "singleSelect":
+        if isinstance(value, dict) and isinstance(value.get("name"), str):
+            return True, value["name"]
+        return isinstance(value, str), value
+    if kind in ("multipleSelects", "multipleRecordLinks"):
+        key = "name" if kind == "multipleSelects" else "id"
+        if isinstance(value, list) and all(isinstance(v, dict) and isinstance(v.get(key), str) for v in value):
+            return True, [v[key] for v in value]
+        return False, value
+    if isinstance(value, dict | list):
+        return kind not in TEXT_LIKE, value
+    return True, value
+
+
+TEXT_LIKE = {"singleLineText", "multilineText", "email", "url", "phoneNumber", "date", "dateTime"}
 
 
 class Syncer:
@@ -177,12 +239,20 @@ class Syncer:
         for table, ids in changes.changed.items():
             if not ids:
                 continue
-            records = self.client.records_by_id(base.key, table, sorted(ids), fields=state["fields"][table])
+            carried = self._from_feed(base, table, state, changes.values.get(table, {}), ids)
+            self.store.put(base.key, table, carried)
+            to_read = ids - {r.id for r in carried}
+            records = (
+                self.client.records_by_id(base.key, table, sorted(to_read), fields=state["fields"][table])
+                if to_read
+                else []
+            )
             self.store.put(base.key, table, records)
-            missing = ids - {r.id for r in records}  # changed, then deleted before we read
+            missing = to_read - {r.id for r in records}  # changed, then deleted before we read
             self.store.delete(base.key, table, missing)
             report.read[table] = len(records)
-            self.progress(f"{base.name} › {table}: {len(records)} changed records read")
+            report.carried[table] = len(carried)
+            self.progress(f"{base.name} › {table}: {len(carried)} changed records from the feed, {len(records)} read")
         for table, ids in changes.destroyed.items():
             if ids:
                 self.store.delete(base.key, table, ids)
@@ -191,6 +261,38 @@ class Syncer:
         self.store.set_state(_state_key(base), state)
         report.warnings = capacity_warnings(self.store, base)
         return report
+
+    def _from_feed(
+        self, base: BaseDef, table: str, state: dict[str, Any], values: dict[str, _Values], ids: set[str]
+    ) -> list[Record]:
+        """The changed records whose every cell the feed carried, in the REST shape; the rest must be read."""
+        names = {v: k.split(".", 1)[1] for k, v in state.get("field_ids", {}).items() if k.startswith(f"{table}.")}
+        read = set(state.get("fields", {}).get(table, []))
+        tdef = table_def(base.key, table)
+        out = []
+        for rid in sorted(ids):
+            known = values.get(rid)
+            if known is None or not known.complete:
+                continue
+            created = known.created_time
+            if not created:
+                stored = self.store.get(base.key, table, rid)
+                if stored is None:
+                    continue  # its created time is only in the API
+                created = stored.created_time
+            fields: dict[str, Any] = {}
+            understood = True
+            for fid, raw in known.cells.items():
+                name = names.get(fid)
+                if name is None or name not in read:
+                    continue
+                ok, value = rest_value(tdef.field(name).type, raw)
+                understood = understood and ok
+                if value not in (None, "", []):
+                    fields[name] = value
+            if understood:
+                out.append(Record(rid, created, fields))
+        return out
 
     def _ensure_webhook(self, base: BaseDef, state: dict[str, Any]) -> tuple[str, int]:
         if state.get("webhook_id") and state.get("base_id") == self.client.base_id(base.key):

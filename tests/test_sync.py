@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
+import pytest
+
 from integrations.airtable import AirtableClient
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
@@ -53,7 +55,7 @@ def test_first_sync_is_full_then_a_quiet_poll_costs_one_call_per_base(
     assert calls_since(ledger, clock, before) == 3
 
 
-def test_changes_creates_and_deletes_are_read_by_id(
+def test_changes_creates_and_deletes_come_from_the_feed_without_a_read(
     fake: FakeAirtable,
     base_ids: dict[str, str],
     client: AirtableClient,
@@ -71,8 +73,10 @@ def test_changes_creates_and_deletes_are_read_by_id(
     new = fake.ui_create(base_ids["partners"], "Partners", {"Name": "New", "Email": "new@x.example"})
     before = ledger.used(clock.now())
     (partners, _refs, _circles) = syncer.run(clock.now())
-    assert partners.read == {"Partners": 11} and partners.deleted == {"Partners": 1}
-    assert calls_since(ledger, clock, before) == 3 + 1  # three polls, one read of 11 ids
+    assert partners.carried == {"Partners": 11} and partners.read == {"Partners": 0}
+    assert partners.deleted == {"Partners": 1}
+    assert calls_since(ledger, clock, before) == 3  # three polls; the feed carried every cell
+    assert "11 changed from the feed, 0 records read" in partners.summary()
     assert store.get("partners", "Partners", pids[0]).fields["Company"] == "Acme"  # type: ignore[union-attr]
     assert store.get("partners", "Partners", pids[10]) is None
     assert store.get("partners", "Partners", new) is not None
@@ -197,3 +201,66 @@ def test_a_sync_killed_before_saving_its_cursor_loses_nothing(
     clock.advance(60)
     syncer.run(clock.now())
     assert store.get("partners", "Partners", pids[0]).fields["Company"] == "Changed"  # type: ignore[union-attr]
+
+
+def test_what_the_feed_carries_is_exactly_what_a_read_returns(
+    fake: FakeAirtable, base_ids: dict[str, str], client: AirtableClient, store: LocalStore, clock: FakeClock
+) -> None:
+    pids = seed(fake, base_ids, partners=3, referrals=0)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    clock.advance(60)
+    pb = base_ids["partners"]
+    fake.ui_update(pb, "Partners", pids[0], {"Type": "Agency", "Notes": ""})  # a select set, a cell cleared
+    made = fake.ui_create(
+        pb, "Activities", {"Activity": "Call", "Partner": [pids[1]], "Kind": "Meeting", "Date": "2026-11-01"}
+    )
+    fake.ui_update(pb, "Activities", made, {"Kind": "Call"})  # created, then changed, in one poll
+    syncer.run(clock.now())
+    for table, rid in (("Partners", pids[0]), ("Activities", made)):
+        (truth,) = client.records_by_id(
+            "partners", table, [rid], fields=store.get_state("sync:partners")["fields"][table]
+        )
+        mirrored = store.get("partners", table, rid)
+        assert mirrored is not None
+        assert (mirrored.created_time, mirrored.fields) == (truth.created_time, truth.fields)
+    assert store.get("partners", "Activities", made).fields["Partner"] == [pids[1]]  # type: ignore[union-attr]
+
+
+def test_a_feed_without_every_cell_falls_back_to_reading_changed_records(
+    fake: FakeAirtable,
+    base_ids: dict[str, str],
+    client: AirtableClient,
+    store: LocalStore,
+    ledger: CallLedger,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import jobs.sync
+
+    older = {"options": {"filters": jobs.sync.WEBHOOK_SPEC["options"]["filters"]}}  # as set up by an older version
+    monkeypatch.setattr(jobs.sync, "WEBHOOK_SPEC", older)
+    pids = seed(fake, base_ids, partners=5, referrals=0)
+    syncer = Syncer(client, store)
+    syncer.run(clock.now())
+    clock.advance(60)
+    for pid in pids[:4]:
+        fake.ui_update(base_ids["partners"], "Partners", pid, {"Company": "Acme"})
+    new = fake.ui_create(base_ids["partners"], "Partners", {"Name": "New", "Email": "new@x.example"})
+    before = ledger.used(clock.now())
+    (partners, _r, _c) = syncer.run(clock.now())
+    assert partners.read == {"Partners": 4} and partners.carried == {"Partners": 1}  # a new record is whole anyway
+    assert calls_since(ledger, clock, before) == 3 + 1
+    assert store.get("partners", "Partners", pids[0]).fields["Company"] == "Acme"  # type: ignore[union-attr]
+    assert store.get("partners", "Partners", new).fields["Name"] == "New"  # type: ignore[union-attr]
+
+
+def test_cell_shapes_the_sync_does_not_understand_are_read_instead() -> None:
+    from jobs.sync import rest_value
+
+    assert rest_value("singleSelect", {"id": "sel1", "name": "Gold", "color": "blue"}) == (True, "Gold")
+    assert rest_value("multipleRecordLinks", [{"id": "rec1", "name": "Ana"}]) == (True, ["rec1"])
+    assert rest_value("multipleSelects", [{"id": "s", "name": "A"}]) == (True, ["A"])
+    assert rest_value("number", 4.5) == (True, 4.5)
+    assert rest_value("singleLineText", {"unexpected": "shape"})[0] is False
+    assert rest_value("multipleRecordLinks", ["rec1"])[0] is False
