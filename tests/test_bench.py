@@ -7,6 +7,18 @@ def test_incremental_sync_spends_exactly_the_lower_bound() -> None:
     rows = {label: (calls, lower) for label, calls, lower in measure()}
     assert rows["nothing changed"] == (3, 3)
     calls, lower = rows["10 records changed (6 partners, 4 referrals)"]
-    assert calls == lower == 5
+    assert calls == lower == 3  # the feed carried the changed cells: no read
     full_calls, full_lower = rows["first full sync"]
     assert full_calls == full_lower + 9  # schema + change feed setup, 3 per base
+
+
+def test_a_short_month_drives_every_job_and_pushes_each_accepted_referral() -> None:
+    from bench.month import run_month, table
+
+    result = run_month(days=3)
+    assert result.events["From-partner referral"] == 5
+    assert result.latencies and result.not_pushed == 0  # every valid referral reached the CRM
+    assert result.polls > 0 and result.change_work > 0 and result.lower_bound > 0
+    assert result.calls == result.polls + result.full_sync + result.change_work
+    assert result.change_work >= result.lower_bound  # it is a lower bound
+    assert "| change work ÷ lower bound |" in table(result)

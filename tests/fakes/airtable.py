@@ -281,6 +281,16 @@ class _Webhook:
             if not includes.get(flag):
                 for entry in out.get(key, {}).values():
                     entry.pop("previous", None)
+        wanted = includes.get("includeCellValuesInFieldIds")
+        for entry in out.get("changedRecordsById", {}).values():
+            unchanged = entry.get("unchanged", {}).get("cellValuesByFieldId", {})
+            if wanted == "all":
+                continue
+            kept = {f: v for f, v in unchanged.items() if isinstance(wanted, list) and f in wanted}
+            if kept:
+                entry["unchanged"] = {"cellValuesByFieldId": kept}
+            else:
+                entry.pop("unchanged", None)
         return out
 
     def prune(self, now: float) -> None:
@@ -579,13 +589,24 @@ class FakeAirtable:
             tbl = self._lookup(base_id, table)[1]
             return [self._render(tbl, rec) for rec in tbl.records.values()]
 
-    def ui_create(self, base_id: str, table: str, fields: Json, *, source: str = "client") -> str:
+    def changed_since(self, base_id: str, table: str, since: datetime) -> set[str]:
+        """Ids of the records created or changed in content at or after ``since`` (for counting writes)."""
+        t = since.timestamp() - 1e-6  # a datetime keeps microseconds; the clock keeps a float
+        with self._lock:
+            return {r.id for r in self._lookup(base_id, table)[1].records.values() if r.modified >= t}
+
+    def ui_create(
+        self, base_id: str, table: str, fields: Json, *, source: str = "client", created: datetime | None = None
+    ) -> str:
+        """A record typed in by a person; ``created`` back-dates it (seeding history before any feed exists)."""
         with self._lock:
             base, tbl = self._lookup(base_id, table)
             pending: list[tuple[_Field, str]] = []
             cells = self._prepare(tbl, fields, True, pending)
-            out = self._apply(base, tbl, [_Change(None, cells)], pending, source)
-            return out[0][0].id
+            rec = self._apply(base, tbl, [_Change(None, cells)], pending, source)[0][0]
+            if created is not None:
+                rec.created = created.timestamp()
+            return rec.id
 
     def ui_update(
         self,
@@ -956,13 +977,19 @@ class FakeAirtable:
                 rec = self._insert(tbl, change.cells, now)
                 created[rec.id] = {
                     "createdTime": _iso(now),
-                    "cellValuesByFieldId": dict(rec.cells),
+                    "cellValuesByFieldId": self._v2_cells(base, tbl, rec.cells),
                 }
             else:
                 rec = change.record
                 updated_ids.append(rec.id)
                 entry = self._merge(tbl, rec, change, now)
                 if entry:
+                    for side in ("current", "previous"):
+                        entry[side]["cellValuesByFieldId"] = self._v2_cells(
+                            base, tbl, entry[side]["cellValuesByFieldId"]
+                        )
+                    rest = {f: v for f, v in rec.cells.items() if f not in entry["current"]["cellValuesByFieldId"]}
+                    entry["unchanged"] = {"cellValuesByFieldId": self._v2_cells(base, tbl, rest)}
                     changed[rec.id] = entry
             records.append(rec)
         payload: Json = {}
@@ -972,6 +999,32 @@ class FakeAirtable:
             payload["changedRecordsById"] = changed
         self._emit(base, tbl, source, "tableData", payload)
         return records, list(created), updated_ids
+
+    def _v2_cells(self, base: _Base, tbl: _Table, cells: Json) -> Json:
+        """Cells as webhook payloads carry them (Airtable's "V2" cell format), keyed by field id:
+        a select is {id, name, color}, a link is [{id, name}]; other types as in the REST API."""
+        by_id = {f.id: f for f in tbl.fields}
+        out: Json = {}
+        for fid, value in cells.items():
+            fld = by_id.get(fid)
+            out[fid] = _copy(value) if fld is None or value is None else self._v2(base, fld, value)
+        return out
+
+    def _v2(self, base: _Base, fld: _Field, value: Any) -> Any:
+        choices = {str(c["name"]): c for c in (fld.options or {}).get("choices") or []}
+        if fld.type == "singleSelect":
+            return _copy(choices.get(str(value), {"name": value}))
+        if fld.type == "multipleSelects":
+            return [_copy(choices.get(str(v), {"name": v})) for v in value]
+        if fld.type == "multipleRecordLinks":
+            linked = base.table(str((fld.options or {}).get("linkedTableId", "")))
+            out = []
+            for rid in value:
+                rec = linked.records.get(rid) if linked else None
+                name = rec.cells.get(linked.fields[0].id) if rec and linked else None
+                out.append({"id": rid, "name": name if isinstance(name, str) else ""})
+            return out
+        return _copy(value)
 
     def _delete(self, base: _Base, tbl: _Table, ids: list[str], source: str) -> None:
         for rid in ids:
