@@ -146,7 +146,7 @@ def cmd_budget(settings: Settings, out: TextIO, now: datetime | None = None) -> 
         target = round(planner.PLAN_SHARE * allowance)
         print(
             f"projected for the month at this cadence: {plan.projected} ({plan.projected * 100 // allowance}%); "
-            f"the plan keeps it under {target} ({planner.PLAN_SHARE:.0%})",
+            f"the plan aims at no more than {target} ({planner.PLAN_SHARE:.0%})",
             file=out,
         )
         _print_cadence(rt, plan, now, out)
@@ -190,7 +190,7 @@ def _print_cadence(rt: Runtime, plan: planner.Plan, now: datetime, out: TextIO) 
             calls = sum(c for _w, c in resyncs)
             print(
                 f"  {'every ' + str(s.sync_full_every_days) + ' days':<19} full resync of each base as a safety net: "
-                f"{len(resyncs)} more this month, about {calls} calls",
+                f"{len(resyncs)} base resyncs still due this month, about {calls} calls",
                 file=out,
             )
     last = load_state(rt).get("jobs", {})

@@ -93,7 +93,7 @@ def test_budget_shows_use_projection_cadence_and_latency(rt: Runtime) -> None:
     text = out.getvalue()
     assert "Airtable calls in November 2026:" in text
     assert "full-sync" in text  # the first run's full resyncs, by base
-    assert "projected for the month at this cadence:" in text and "under 900 (90%)" in text
+    assert "projected for the month at this cadence:" in text and "no more than 900 (90%)" in text
     plan = make_plan(rt, NOW)
     assert plan.fresh_every is not None
     assert "poll Referrals; referrals, stages, intros" in text
