@@ -128,7 +128,8 @@ class HubSpotTarget:
         self.client = client
         self._ready = False
 
-    def _setup(self) -> None:
+    def setup(self) -> None:
+        """Create the deal properties this program needs, once per process (a no-op when they exist)."""
         if not self._ready:
             self.client.ensure_deal_properties(DEAL_PROPERTIES)
             self._ready = True
@@ -141,7 +142,7 @@ class HubSpotTarget:
 
     def push(self, referral: Referral) -> str:
         try:
-            self._setup()
+            self.setup()
             pipeline, stage = self.client.first_stage()
             deal = {
                 REFERRAL_ID_PROPERTY: referral.id,

@@ -147,6 +147,13 @@ def run_jobs(
     return outcomes
 
 
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
 def run_job(rt: Runtime, job: Job, now: datetime, dry_run: bool, say: Progress) -> JobOutcome:
     before = rt.ledger.used(now)
     if rt.client is not None and not dry_run:
@@ -162,5 +169,9 @@ def run_job(rt: Runtime, job: Job, now: datetime, dry_run: bool, say: Progress) 
     except AirtableError as exc:
         log.error("%s failed: %s", job.name, exc)
         outcome = JobOutcome(job.name, "failed", str(exc), [str(exc)])
+    except Exception as exc:  # a CRM or Slack outage, or a bug: the jobs after this one still run
+        log.exception("%s failed", job.name)
+        why = _scrub(f"{type(exc).__name__}: {exc}", rt.settings.secrets())
+        outcome = JobOutcome(job.name, "failed", why, [why])
     outcome.calls = rt.ledger.used(now) - before
     return outcome

@@ -112,6 +112,7 @@ def run_stages(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> Any
     saved = rt.store.get_state(SINCE_STATE)
     since = (parse_datetime(saved) if saved else now - FIRST_LOOKBACK) - OVERLAP
     client = target.client
+    target.setup()  # before any push, the search would fail on the unknown referral-id property
     deals = client.deals_modified_since(since, REFERRAL_ID_PROPERTY, READ_PROPERTIES)
     effects, story = plan_stage_changes(rt, deals, client.stages())
     if dry_run:

@@ -107,3 +107,72 @@ def test_budget_warns_at_80_percent(rt: Runtime) -> None:
     out = io.StringIO()
     cmd_budget(rt.settings, out, now=NOW)
     assert "WARNING: 82% of the monthly allowance is spent" in out.getvalue()
+
+
+@pytest.mark.parametrize("where", ["after the sync", "before the push", "after the push"])
+def test_a_tick_killed_anywhere_then_rerun_loses_no_referral_and_makes_one_deal(
+    fake: FakeAirtable, base_ids: dict[str, str], tmp_path: Path, clock: FakeClock, where: str
+) -> None:
+    from jobs import cycle
+    from tests.fakes.hubspot import FakeHubSpot
+    from tests.killing import Killed, kill_at
+
+    clock.advance((NOW - clock.now()).total_seconds())
+    fake.ui_create(base_ids["partners"], "Partners", {"Name": "Pia", "Email": "pia@agency.example"})
+    with FakeHubSpot("pat-na1-test", now=clock.now) as hub:
+        settings = Settings(
+            airtable_token=TOKEN,
+            base_ids=base_ids,
+            airtable_api_url=fake.url,
+            home=tmp_path / "home",
+            crm="hubspot",
+            hubspot_token=hub.token,
+            hubspot_api_url=hub.url,
+        )
+
+        def runtime() -> Runtime:
+            return Runtime.open(settings, client_clock(clock))
+
+        rt = runtime()
+        tick(rt, clock.now())
+        rid = fake.ui_create(
+            base_ids["referrals"],
+            "Referrals",
+            {
+                "Referral": "Acme — Jo",
+                "Direction": "From partner",
+                "Partner Email": "pia@agency.example",
+                "Company": "Acme",
+                "Company Domain": "acme.example",
+                "Contact Email": "jo@acme.example",
+            },
+            source="formSubmission",
+        )
+        clock.advance(3 * 3600)
+        if where == "after the sync":
+
+            def die(*_a: object) -> None:
+                raise Killed
+
+            original = cycle.JOBS["referrals"]
+            cycle.JOBS["referrals"] = cycle.Job("referrals", die, original.estimate)  # type: ignore[arg-type]
+        else:
+            kill_at(rt, 1, after=where == "after the push")
+        try:
+            with pytest.raises(Killed):
+                tick(rt, clock.now())
+        finally:
+            if where == "after the sync":
+                cycle.JOBS["referrals"] = original
+        rt.close()  # the process died; a new one starts
+        assert load_state(rt_state := runtime())[FRESH] != clock.now().isoformat()  # the tier is still due
+        rt_state.close()
+        clock.advance(60)
+        rt = runtime()
+        report = tick(rt, clock.now())
+        assert FRESH in report.tiers and report.ok
+        deals = [d for d in hub.deals() if d["properties"].get("partnerops_referral_id") == rid]
+        assert len(deals) == 1
+        live = next(r["fields"] for r in fake.records(base_ids["referrals"], "Referrals") if r["id"] == rid)
+        assert live["Status"] == "In CRM" and live["CRM ID"] == deals[0]["id"]
+        rt.close()

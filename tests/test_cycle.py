@@ -129,3 +129,18 @@ def test_check_warns_when_a_base_nears_the_free_record_cap(tmp_path: Path) -> No
     out = io.StringIO()
     assert cmd_check(Settings(home=tmp_path), out) == 0
     assert "WARN base Referrals holds 820 of 1000 records (82%); plan to archive closed referrals" in out.getvalue()
+
+
+def test_a_job_that_breaks_fails_alone_and_its_message_keeps_no_secret(tmp_path: Path) -> None:
+    from jobs.cycle import JOBS, Job, run_jobs
+
+    settings = Settings(home=tmp_path, slack_bot_token="xoxb-123-secret-value")
+    rt = Runtime.open(settings)
+
+    def broken(*_a: object) -> None:
+        raise ConnectionError("https://slack.example/api?token=xoxb-123-secret-value refused")
+
+    outcomes = run_jobs(rt, [Job("stages", broken, lambda _rt, _now: 0), JOBS["health"]], FakeClock().now())  # type: ignore[arg-type]
+    rt.close()
+    assert [(o.job, o.status) for o in outcomes] == [("stages", "failed"), ("health", "done")]
+    assert outcomes[0].failures == ["ConnectionError: https://slack.example/api?token=*** refused"]
