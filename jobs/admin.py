@@ -187,7 +187,7 @@ def _print_cadence(rt: Runtime, plan: planner.Plan, now: datetime, out: TextIO) 
     if rt.client is not None:
         resyncs = resyncs_due(rt, now)
         if resyncs:
-            calls = sum(c for _w, c in resyncs)
+            calls = sum(resyncs)
             print(
                 f"  {'every ' + str(s.sync_full_every_days) + ' days':<19} full resync of each base as a safety net: "
                 f"{len(resyncs)} base resyncs still due this month, about {calls} calls",

@@ -86,13 +86,14 @@ def budget_view(rt: Runtime, now: datetime, state: dict[str, Any] | None = None)
         observed_since=max(planner.month_start(now), since),
         fresh_poll_calls=len(FRESH_BASES),
         daily_poll_calls=len(DAILY_BASES),
-        resyncs=tuple(resyncs_due(rt, now)),
+        resync_calls=sum(resyncs_due(rt, now)),
         blocked=rt.ledger.blocked(now),
     )
 
 
-def resyncs_due(rt: Runtime, now: datetime) -> list[tuple[datetime, int]]:
-    """Full resyncs still due before the month ends, with their cost."""
+def resyncs_due(rt: Runtime, now: datetime) -> list[int]:
+    """The cost of each full base resync still due before the month ends."""
+    assert rt.client is not None
     end = planner.next_month(now)
     every = timedelta(days=rt.settings.sync_full_every_days)
     out = []
@@ -100,9 +101,10 @@ def resyncs_due(rt: Runtime, now: datetime) -> list[tuple[datetime, int]]:
         state = rt.store.get_state(f"sync:{base.key}")
         cost = full_sync_cost(rt.store, base, state)
         last = parse_datetime(state["last_full"]) if state and state.get("last_full") else None
-        when = now if last is None or state.get("base_id") != rt.client.base_id(base.key) else last + every  # type: ignore[union-attr]
+        moved = state is None or state.get("base_id") != rt.client.base_id(base.key)
+        when = now if last is None or moved else last + every
         while when < end:
-            out.append((max(when, now), cost))
+            out.append(cost)
             when += every
     return out
 

@@ -18,7 +18,7 @@ from jobs.effects import Progress
 from jobs.health import health_estimate, run_health
 from jobs.intros import intros_estimate, run_intros
 from jobs.referrals import referrals_estimate, run_referrals
-from jobs.runtime import Runtime
+from jobs.runtime import Runtime, scrub
 from jobs.stages import run_stages, stages_estimate
 from jobs.sync import Syncer, full_sync_cost, full_sync_reason
 
@@ -54,7 +54,7 @@ def _sync_estimate(rt: Runtime, now: datetime, bases: list[str] | None = None) -
         if full_sync_reason(state, rt.client.base_id(base.key), now, rt.settings.sync_full_every_days):
             calls += full_sync_cost(rt.store, base, state)
         else:
-            calls += 2  # a poll, and usually at most one read
+            calls += 2  # a poll, and room for a read when the feed did not carry a record whole
     return calls
 
 
@@ -147,13 +147,6 @@ def run_jobs(
     return outcomes
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
 def run_job(rt: Runtime, job: Job, now: datetime, dry_run: bool, say: Progress) -> JobOutcome:
     before = rt.ledger.used(now)
     if rt.client is not None and not dry_run:
@@ -171,7 +164,7 @@ def run_job(rt: Runtime, job: Job, now: datetime, dry_run: bool, say: Progress) 
         outcome = JobOutcome(job.name, "failed", str(exc), [str(exc)])
     except Exception as exc:  # a CRM or Slack outage, or a bug: the jobs after this one still run
         log.exception("%s failed", job.name)
-        why = _scrub(f"{type(exc).__name__}: {exc}", rt.settings.secrets())
+        why = scrub(f"{type(exc).__name__}: {exc}", rt.settings.secrets())
         outcome = JobOutcome(job.name, "failed", why, [why])
     outcome.calls = rt.ledger.used(now) - before
     return outcome

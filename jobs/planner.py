@@ -56,7 +56,7 @@ class BudgetView:
     observed_since: datetime  # when this month's measurement began (month start, or first run)
     fresh_poll_calls: int  # calls per fresh-tier poll (bases polled each time)
     daily_poll_calls: int  # calls per daily-tier poll
-    resyncs: tuple[tuple[datetime, int], ...]  # full resyncs still due this month: (when, calls)
+    resync_calls: int  # calls of the full resyncs still due this month
     blocked: str | None = None
 
     @property
@@ -74,7 +74,6 @@ class Plan:
     mode: str  # normal, slowed, stopped, offline
     fresh_every: timedelta | None  # None: the fresh tier runs only with the daily tier (or not at all)
     projected: int  # calls expected by the end of the month at this plan
-    allowance: int
     until: datetime | None  # stopped: no Airtable calls before this
     why: str
 
@@ -100,7 +99,7 @@ def span(delta: timedelta) -> str:
 
 
 def offline_plan() -> Plan:
-    return Plan(OFFLINE, MIN_EVERY, 0, 0, None, "no AIRTABLE_TOKEN: the local store is the data, no budget applies")
+    return Plan(OFFLINE, MIN_EVERY, 0, None, "no AIRTABLE_TOKEN: the local store is the data, no budget applies")
 
 
 def plan(view: BudgetView, now: datetime) -> Plan:
@@ -108,15 +107,10 @@ def plan(view: BudgetView, now: datetime) -> Plan:
     left = max(1.0, (end - now).total_seconds())
     if view.blocked or view.used >= view.allowance:
         why = view.blocked or f"{view.used} of {view.allowance} Airtable calls used"
-        return Plan(
-            STOPPED, None, view.used, view.allowance, end, f"{why}; no Airtable calls until {end:%Y-%m-%d %H:%M} UTC"
-        )
+        return Plan(STOPPED, None, view.used, end, f"{why}; no Airtable calls until {end:%Y-%m-%d %H:%M} UTC")
     days_left = left / 86400
     committed = (
-        view.used
-        + view.change_rate(now) * days_left
-        + view.daily_poll_calls * math.ceil(days_left)
-        + sum(calls for _when, calls in view.resyncs)
+        view.used + view.change_rate(now) * days_left + view.daily_poll_calls * math.ceil(days_left) + view.resync_calls
     )
     per_poll = max(1, view.fresh_poll_calls)
     polls = (PLAN_SHARE * view.allowance - committed) / per_poll
@@ -133,9 +127,8 @@ def plan(view: BudgetView, now: datetime) -> Plan:
                 SLOWED,
                 None,
                 round(committed),
-                view.allowance,
                 None,
                 "the month is nearly spent: only the daily run polls for new referrals until the 1st",
             )
     projected = committed + (left / every.total_seconds()) * per_poll
-    return Plan(mode, every, round(projected), view.allowance, None, why)
+    return Plan(mode, every, round(projected), None, why)

@@ -16,18 +16,23 @@ from jobs.effects import EffectQueue, Executor
 from jobs.settings import Settings
 
 
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret value (4 characters or more) replaced by ***."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
 class SecretFilter(logging.Filter):
     """Replaces every secret value in a log record with ***."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 4]
+        self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        record.msg, record.args = message, ()
+        record.msg, record.args = scrub(record.getMessage(), self.secrets), ()
         return True
 
 

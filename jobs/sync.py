@@ -167,6 +167,9 @@ def _fold_change(values: dict[str, _Values], rid: str, change: dict[str, Any]) -
         values.pop(rid, None)
 
 
+TEXT_LIKE = {"singleLineText", "multilineText", "email", "url", "phoneNumber", "date", "dateTime"}
+
+
 def rest_value(kind: str, value: Any) -> tuple[bool, Any]:
     """A V2 (webhook payload) cell value in the REST API's shape: (understood, value)."""
     if value is None:
@@ -183,9 +186,6 @@ def rest_value(kind: str, value: Any) -> tuple[bool, Any]:
     if isinstance(value, dict | list):
         return kind not in TEXT_LIKE, value
     return True, value
-
-
-TEXT_LIKE = {"singleLineText", "multilineText", "email", "url", "phoneNumber", "date", "dateTime"}
 
 
 class Syncer:

@@ -27,7 +27,7 @@ NOV_1 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 def view(
     now: datetime, *, used: int = 0, polls: int = 0, full: int = 0, allowance: int = 1000, **kw: object
 ) -> BudgetView:
-    weekly = tuple((now + timedelta(days=d), 16) for d in range(0, 30, 7) if now + timedelta(days=d) < next_month(now))
+    weekly = sum(16 for d in range(0, 30, 7) if now + timedelta(days=d) < next_month(now))
     defaults: dict[str, object] = dict(
         allowance=allowance,
         used=used,
@@ -36,7 +36,7 @@ def view(
         observed_since=NOV_1,
         fresh_poll_calls=1,
         daily_poll_calls=2,
-        resyncs=weekly,
+        resync_calls=weekly,
     )
     defaults.update(kw)
     return BudgetView(**defaults)  # type: ignore[arg-type]
