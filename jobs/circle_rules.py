@@ -277,6 +277,9 @@ class Decision:
     reason: str
     member_id: str | None = None
     score: int | None = None
+    #: the partner's other live (Active / Pending invite) Members records in this circle: a leave
+    #: removes them all, so none of them makes the partner "in" again on the next run.
+    also: tuple[str, ...] = ()
 
 
 @dataclass
@@ -288,6 +291,8 @@ class CirclePlan:
     waiting: list[Decision] = field(default_factory=list)
     #: data problems seen while planning, in plain words (duplicate or orphan Members records).
     notes: list[str] = field(default_factory=list)
+    #: Members record id → Sync Notes text (e.g. a second live record for the same partner).
+    record_notes: dict[str, str] = field(default_factory=dict)
 
     def of(self, action: str) -> list[Decision]:
         return [d for d in self.decisions if d.action == action]
@@ -350,23 +355,36 @@ def _member_key(m: MemberView) -> tuple[int, int, str]:
     return (_STATUS_RANK[m.status], -joined, m.id)
 
 
-def _members_by_email(circle: CircleConfig, members: Iterable[MemberView], notes: list[str]) -> dict[str, MemberView]:
+def _members_by_email(
+    circle: CircleConfig, members: Iterable[MemberView], notes: list[str], record_notes: dict[str, str]
+) -> tuple[dict[str, MemberView], dict[str, tuple[str, ...]]]:
+    """The Members record that stands for each partner, and the partner's other live records.
+
+    Membership is the record whose Circle links this circle and whose Partner Email is the
+    partner's (SPEC §2.3); the Member label is never compared.
+    """
     grouped: dict[str, list[MemberView]] = {}
     for m in members:
         if m.circle_id == circle.id:
             grouped.setdefault(m.email, []).append(m)
     chosen: dict[str, MemberView] = {}
+    others: dict[str, tuple[str, ...]] = {}
     for email, records in grouped.items():
         records.sort(key=_member_key)
         chosen[email] = records[0]
         live = [r for r in records if r.status != REMOVED]
         if len(live) > 1:
-            ids = ", ".join(r.id for r in live[1:])
+            others[email] = tuple(r.id for r in live[1:])
             notes.append(
                 f"{email} has {len(live)} Active/Pending invite Members records in {circle.name}; "
-                f"{records[0].id} is used, set the others ({ids}) to Removed"
+                f"{records[0].id} is used and the others ({', '.join(others[email])}) are ignored"
             )
-    return chosen
+            for extra in live[1:]:
+                record_notes[extra.id] = (
+                    f"{email} has another live record in {circle.name} ({records[0].id}), which the job uses; "
+                    "delete this one or set its Status to Removed"
+                )
+    return chosen, others
 
 
 def plan_circle(
@@ -382,7 +400,8 @@ def plan_circle(
         return CirclePlan(zone_state=state_in)
 
     notes: list[str] = []
-    member_of = _members_by_email(circle, members, notes)
+    record_notes: dict[str, str] = {}
+    member_of, also_of = _members_by_email(circle, members, notes, record_notes)
 
     seen: dict[str, PartnerView] = {}
     for p in partners:
@@ -412,7 +431,7 @@ def plan_circle(
         member_id = m.id if m else None
 
         def decide(action: str, reason: str, p: PartnerView = p, member_id: str | None = member_id) -> Decision:
-            return Decision(action, circle.id, p.id, p.email, reason, member_id, p.score)
+            return Decision(action, circle.id, p.id, p.email, reason, member_id, p.score, also_of.get(p.email, ()))
 
         if status in (ACTIVE, PENDING):
             why = _leave_reason(circle, p, now)
@@ -481,6 +500,7 @@ def plan_circle(
         zone_state=new_state,
         waiting=waiting,
         notes=notes,
+        record_notes=record_notes,
     )
 
 

@@ -34,6 +34,7 @@ class CircleWork:
     story: list[str] = field(default_factory=list)  # plain-words lines for the summary
     zone_states: dict[str, dict[str, bool]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    member_notes: dict[str, str] = field(default_factory=dict)  # Members record id → Sync Notes
 
 
 @dataclass
@@ -52,25 +53,50 @@ def _user_id(ctx: CircleContext, view: PartnerView) -> str | None:
 
 
 def _member_cells(circle: CircleConfig, view: PartnerView, status: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "Member": f"{circle.name}: {view.email}",
-        "Circle": [circle.id],
-        "Partner Email": view.email,
-        "Status": status,
-        **extra,
-    }
+    return {"Circle": [circle.id], "Partner Email": view.email, "Status": status, **extra}
 
 
-def _upsert_member(circle: CircleConfig, view: PartnerView, status: str, group: str, **extra: Any) -> Effect:
+def _write_member(
+    circle: CircleConfig, d: Decision, view: PartnerView, status: str, group: str, **extra: Any
+) -> list[Effect]:
+    """The partner's membership record: the existing one updated by id (SPEC §2.3: the record
+    whose Circle and Partner Email match, whatever its label), created only when none exists.
+    A leave sets every live record of the partner in the circle to Removed."""
     cells = _member_cells(circle, view, status, **extra)
-    return Effect(
-        key=f"member:{circle.id}:{view.email}:{status}:{extra.get('Joined On') or extra.get('Removed On') or ''}",
-        kind="airtable.upsert",
-        target=view.email,
-        payload={"base": "circles", "table": "Members", "merge_on": ["Member"], "cells": cells},
-        describe=f"Members: {view.name} {status} in {circle.name}",
-        group=group,
-    )
+    when = extra.get("Joined On") or extra.get("Removed On") or ""
+    describe = f"Members: {view.name} {status} in {circle.name}"
+    if d.member_id is None:
+        # Created with an upsert on the label it writes: repeating it after a lost answer finds
+        # the record it made instead of making a second one.
+        return [
+            Effect(
+                key=f"member:{circle.id}:{view.email}:{status}:{when}",
+                kind="airtable.upsert",
+                target=view.email,
+                payload={
+                    "base": "circles",
+                    "table": "Members",
+                    "merge_on": ["Member"],
+                    "cells": {"Member": f"{circle.name}: {view.email}", **cells},
+                },
+                describe=describe,
+                group=group,
+            )
+        ]
+    ids = [d.member_id, *(d.also if status == "Removed" else ())]
+    return [
+        cell_update(
+            f"member:{circle.id}:{view.email}:{status}:{when}:{rid}",
+            "circles",
+            "Members",
+            rid,
+            cells,
+            describe,
+            group=group,
+            target=view.email,
+        )
+        for rid in ids
+    ]
 
 
 def _dm(key: str, view: PartnerView, user_id: str, text: str, describe: str, group: str) -> Effect:
@@ -87,7 +113,7 @@ def _plan_join(ctx: CircleContext, circle: CircleConfig, d: Decision, work: Circ
     if user_id is None:
         if d.action == "retry_pending":
             return  # still not in Slack; the managers were told already
-        work.effects.append(_upsert_member(circle, view, "Pending invite", group))
+        work.effects += _write_member(circle, d, view, "Pending invite", group)
         if ctx.manager_channel:
             text = render("pending_note", name=view.name, email=view.email, circle=circle.name)
             work.effects.append(
@@ -125,10 +151,8 @@ def _plan_join(ctx: CircleContext, circle: CircleConfig, d: Decision, work: Circ
             group=group,
         )
     )
-    work.effects.append(
-        _upsert_member(
-            circle, view, "Active", group, **{"Joined On": format_date(today), "Reason": d.reason, "Removed On": None}
-        )
+    work.effects += _write_member(
+        circle, d, view, "Active", group, **{"Joined On": format_date(today), "Reason": d.reason, "Removed On": None}
     )
     if not view.do_not_message:
         text = render(
@@ -162,8 +186,8 @@ def _plan_leave(ctx: CircleContext, circle: CircleConfig, d: Decision, work: Cir
                 group=group,
             )
         )
-    work.effects.append(
-        _upsert_member(circle, view, "Removed", group, **{"Removed On": format_date(today), "Reason": d.reason})
+    work.effects += _write_member(
+        circle, d, view, "Removed", group, **{"Removed On": format_date(today), "Reason": d.reason}
     )
     if user_id is not None and not view.do_not_message:
         text = render(
@@ -233,6 +257,7 @@ def plan_circle_effects(
         if joined:
             work.effects.append(_join_post(circle, joined, ctx.now.date()))
         work.problems.extend(f"{circle.name}: {n}" for n in plan.notes)
+        work.member_notes.update(plan.record_notes)
         work.zone_states[circle_id] = state
     return work
 
@@ -246,6 +271,16 @@ def state_effect(zone_states: dict[str, dict[str, bool]], now: datetime) -> Effe
         {"key": ZONE_STATE, "value": zone_states},
         "remember who was nudged",
     )
+
+
+def _member_sync_notes(records: list[Record], wanted: dict[str, str]) -> dict[str, str]:
+    """Sync Notes to write on Members records: the wanted text, or cleared where it no longer applies."""
+    out: dict[str, str] = {}
+    for rec in records:
+        text = wanted.get(rec.id, "")
+        if (rec.get("Sync Notes") or "") != text:
+            out[rec.id] = text
+    return out
 
 
 def load_circles(records: list[Record]) -> tuple[dict[str, CircleConfig], dict[str, list[str]]]:
@@ -294,6 +329,12 @@ def run_circles(rt: Any, now: datetime, dry_run: bool, progress: Progress) -> An
                 cid,
                 {"Sync Notes": notes},
                 "Sync Notes of the circle",
+            )
+        )
+    for mid, notes in _member_sync_notes(rt.store.all("circles", "Members"), work.member_notes).items():
+        work.effects.append(
+            cell_update(
+                f"notes:members:{mid}:{digest(notes)}", "circles", "Members", mid, {"Sync Notes": notes}, "Sync Notes"
             )
         )
     work.effects.append(state_effect(work.zone_states, now))

@@ -85,12 +85,17 @@ def cell_update(
 
 
 class EffectFailed(Exception):
-    """An effect could not be applied. ``permanent`` = retrying will not help until someone fixes data."""
+    """An effect could not be applied. ``permanent`` = retrying will not help until someone fixes data.
 
-    def __init__(self, why: str, *, permanent: bool = True) -> None:
+    ``unknown`` = the request may have been applied (the answer was lost): the effect stays
+    *started*, so it is reconciled with the remote before it is ever run again.
+    """
+
+    def __init__(self, why: str, *, permanent: bool = True, unknown: bool = False) -> None:
         super().__init__(why)
         self.why = why
-        self.permanent = permanent
+        self.permanent = permanent and not unknown
+        self.unknown = unknown
 
 
 class Executor(Protocol):
@@ -317,7 +322,13 @@ def _record(
         queue.mark(effect.key, DONE, clock(), result=outcome)
         report.done.append(effect)
         return
-    if outcome.permanent:
+    if outcome.unknown:
+        # It may have happened: left started, so the next drain reconciles it before any repeat.
+        queue.mark(effect.key, STARTED, clock(), error=outcome.why)
+        report.pending += 1
+        if effect.group:
+            broken_groups[effect.group] = f"waiting for {effect.describe}"
+    elif outcome.permanent:
         queue.mark(effect.key, FAILED, clock(), error=outcome.why)
         report.failed[effect.key] = outcome.why
         if effect.group:

@@ -109,7 +109,9 @@ class SlackExecutor:
             blocks = p.get("blocks") or [plain_section(p["text"])]
             return {"ts": self.client.post(channel, p["text"], blocks=blocks, metadata_key=effect.key)}
         except SlackError as exc:
-            raise EffectFailed(_slack_why(exc), permanent=exc.code in PERMANENT_SLACK) from None
+            raise EffectFailed(
+                _slack_why(exc), permanent=exc.code in PERMANENT_SLACK, unknown=exc.code == "unknown_outcome"
+            ) from None
 
     def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
         if effect.kind not in ("slack.dm", "slack.post"):

@@ -333,3 +333,64 @@ def test_circles_against_airtable_writes_members_and_caches_the_slack_user(tmp_p
         assert uid in slack.members(CHANNEL)
         sent = [m for m in slack.messages() if "welcome to" in m["text"]]
         assert len(sent) == 1 and sent[0]["blocks"][0]["text"]["verbatim"] is True
+
+
+def test_a_hand_made_circle_acts_on_each_partner_once_over_three_days(tmp_path: Path, slack: FakeSlack) -> None:
+    """SPEC §2.3: membership is the Members record with that Circle and Partner Email, whatever
+    its label; odd labels, mixed-case e-mails, two live records and a renamed circle make no
+    second record and no second message."""
+    store = setup_store(tmp_path)
+    circle_id = store.all("circles", "Circles")[0].id
+    sam = slack.add_user("sam@partner.example")
+    dana = slack.add_user("dana@partner.example")
+    nia = slack.add_user("nia@partner.example")
+    slack.add_channel(CHANNEL, [sam, dana])
+    partner(store, "Sam Stale", 30, last_referral=NOW.date() - timedelta(days=200))
+    partner(store, "Dana Dup", 85)
+    partner(store, "Nia New", 90)
+    hand = [
+        ("Sam Stale — Top Partners", " SAM@Partner.example ", "Active"),
+        ("Dana", "dana@partner.example", "Active"),
+        ("Top Partners: DANA@partner.example", "Dana@Partner.Example", "Active"),
+        ("old Nia row", "nia@partner.example", "Removed"),
+    ]
+    for label, email, status in hand:
+        store.create(
+            "circles",
+            "Members",
+            {"Member": label, "Circle": [circle_id], "Partner Email": email, "Status": status},
+        )
+    for day in range(3):
+        if day == 1:
+            store.merge_fields("circles", "Circles", circle_id, {"Name": "Inner Circle"})
+        when = NOW + timedelta(days=day)
+        run_circles(runtime(tmp_path, store, slack, when), when, False, lambda _m: None)
+
+    records = store.all("circles", "Members")
+    assert len(records) == len(hand), [r.fields for r in records]  # no record made, whatever the label
+    by_label = {r.fields["Member"]: r.fields for r in records}
+    assert by_label["Sam Stale — Top Partners"]["Status"] == "Removed"
+    assert by_label["old Nia row"]["Status"] == "Active"
+    assert sum("another live record" in (r.fields.get("Sync Notes") or "") for r in records) == 1
+    per_user = Counter(m["channel"] for m in slack.messages() if m["channel"].startswith("D"))
+    assert sorted(per_user.values()) == [1, 1], per_user  # Sam's removal, Nia's welcome; Dana nothing
+    assert slack.calls("conversations.kick") == 1
+    assert slack.members(CHANNEL) >= {dana, nia} and sam not in slack.members(CHANNEL)
+
+
+def test_a_post_whose_answer_was_lost_is_reconciled_not_sent_again_in_the_same_run(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    store = setup_store(tmp_path)
+    slack.add_user("jane@partner.example")
+    partner(store, "Jane Doe", 82)
+    rt = runtime(tmp_path, store, slack)
+    slack.fail_next("chat.postMessage", after_apply=True, drop=True)  # Slack posts the welcome, the answer is lost
+    first = run_circles(rt, NOW, False, lambda _m: None)
+    assert "retried" in first.summary
+    # The next drain of the same run (the next job's start) must look the post up, not post again.
+    again = run_circles(rt, NOW, False, lambda _m: None)
+    assert again.ok, again.failures
+    welcomes = [m for m in slack.messages() if m["channel"].startswith("D")]
+    assert len(welcomes) == 1
+    assert rt.effects().counts().get("started", 0) == 0
