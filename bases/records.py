@@ -79,8 +79,62 @@ def parse_datetime(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value is False
+Cell = str | int | float | bool | list[str] | None
+"""A cell value in Airtable's REST shape, as the jobs write it."""
+
+
+def is_empty(value: object) -> bool:
+    """The one definition of an empty cell: absent, None, blank text, an empty list, or an
+    unchecked checkbox (Airtable omits all of these). Zero is a value, not an empty cell."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, list | dict) and not value
+
+
+def to_cell(value: object) -> Cell:
+    """A Python value in Airtable's cell format (dates ISO, date-times UTC ``…000Z``; empty → None)."""
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, date):
+        return format_date(value)
+    if is_empty(value):
+        return None
+    if isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value)
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, dict) and "name" in value:  # a select option in the V2 shape
+        return value["name"]
+    if isinstance(value, str):
+        return value.rstrip()
+    if isinstance(value, list):
+        return [_comparable(v.get("id") if isinstance(v, dict) else v) for v in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    return value
+
+
+def same_cell(old: object, new: object) -> bool:
+    """The one definition of "unchanged": both empty, or equal once written as a cell
+    (5 == 5.0, a trailing newline of a long text and a select's V2 shape do not count)."""
+    if is_empty(old) and is_empty(new):
+        return True
+    return _comparable(to_cell(old) if not isinstance(old, dict) else old) == _comparable(to_cell(new))
+
+
+def cell_diff(current: dict[str, Any], wanted: dict[str, object]) -> dict[str, Cell]:
+    """The cells of ``wanted`` that differ from ``current``, in cell format (None clears a cell).
+
+    Used by every planner and by the writer, so they agree on what a write would change."""
+    return {name: to_cell(value) for name, value in wanted.items() if not same_cell(current.get(name), value)}
 
 
 def _parse_cell(f: FieldDef, raw: Any) -> Any:
@@ -133,7 +187,7 @@ def parse_fields(table: TableDef, raw: dict[str, Any]) -> Parsed:
     problems: list[Problem] = []
     for f in table.fields:
         cell = raw.get(f.name)
-        if _empty(cell) and f.type != "checkbox":
+        if is_empty(cell) and f.type != "checkbox":
             if f.required:
                 problems.append(Problem(f.name, "is empty; it is needed to use this record"))
             continue

@@ -162,6 +162,16 @@ PARTNERS = BaseDef(
                 _f("First Referral On", "date", J),
                 _f("Referrals 90d", "number", J, integer=True),
                 _f("Won Referrals", "number", J, integer=True),
+                _f(
+                    "Health Detail",
+                    "multilineText",
+                    J,
+                    description="The score's four parts in plain words; changes only when a part changes",
+                ),
+                _f(
+                    "Referrals Given", "number", J, integer=True, description="Referrals we gave this partner, all time"
+                ),
+                _f("Last Given On", "date", J, description="When we last gave this partner a referral"),
                 SYNC_NOTES,
             ),
             "One partner contact: a person at a partner company.",

@@ -34,12 +34,12 @@ from pathlib import Path
 
 from bases.sample import ACTIVITIES_T, CIRCLE_CHANNEL, CIRCLES_T, LINKS, MEMBERS_T, PARTNERS_T, REFERRALS_T, sample_data
 from bases.schema import BASES
-from integrations.airtable import Clock
-from jobs.admin import cmd_budget
-from jobs.cadence import tick
-from jobs.runtime import Runtime
+from integrations.http import Clock
+from jobs.app import App as Runtime
+from jobs.commands.budget import cmd_budget
+from jobs.schedule.tiers import tick
 from jobs.settings import Settings
-from jobs.sync import FULL_SYNC
+from jobs.sync.syncer import FULL_SYNC
 from tests.conftest import TOKEN, provision
 from tests.fakes.airtable import FakeAirtable, FakeClock
 from tests.fakes.hubspot import FakeHubSpot

@@ -17,10 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bases.schema import BASES
-from integrations.airtable import AirtableClient, Clock
+from integrations.airtable import AirtableClient
+from integrations.http import Clock
 from integrations.ledger import CallLedger
-from integrations.local import LocalStore
-from jobs.sync import Syncer
+from jobs.store.local import LocalStore
+from jobs.sync.syncer import Syncer
 from tests.conftest import TOKEN, provision
 from tests.fakes.airtable import FakeAirtable, FakeClock
 

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import logging
 import re
-import time as _time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import requests
 from pyairtable import Api
 
 from bases.records import Record
+from integrations.http import Clock
 from integrations.ledger import CallLedger
 
 log = logging.getLogger(__name__)
@@ -109,15 +107,6 @@ def call_kind(method: str, url: str) -> str:
 def _safe_to_repeat(method: str, url: str) -> bool:
     path = url.split("?")[0]
     return method in ("GET", "PATCH", "PUT", "DELETE") or path.endswith(("/listRecords", "/refresh"))
-
-
-@dataclass
-class Clock:
-    """Injected time: tests pass a fake clock so penalties cost no real seconds."""
-
-    time: Callable[[], float] = _time.monotonic
-    sleep: Callable[[float], None] = _time.sleep
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
 class GuardedSession(requests.Session):

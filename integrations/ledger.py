@@ -34,6 +34,8 @@ class CallLedger:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Durable across a killed process (what the guarantees are about); an fsync per commit is not needed.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA_SQL)
 
     def close(self) -> None:

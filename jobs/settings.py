@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from bases.records import is_email
-from jobs.health import HealthSettings
+from jobs.rules.scores import HealthSettings
 
 SECRETS = ("AIRTABLE_TOKEN", "SLACK_BOT_TOKEN", "HUBSPOT_TOKEN", "SMTP_PASSWORD", "CRM_WEBHOOK_URL")
 CRM_TARGETS = ("hubspot", "webhook", "none")
@@ -44,7 +44,8 @@ DEFAULTS: dict[str, str] = {
     "CRM": "",
     "HUBSPOT_TOKEN": "",
     "HUBSPOT_API_URL": "https://api.hubapi.com",
-    "HUBSPOT_API_VERSION": "v3",
+    "HUBSPOT_API_VERSION": "2026-09",
+    "STAGE_ALERTS": "closed",
     "CRM_WEBHOOK_URL": "",
     "SMTP_HOST": "",
     "SMTP_PORT": "587",
@@ -56,6 +57,10 @@ DEFAULTS: dict[str, str] = {
     "PARTNEROPS_HOME": "./.partnerops",
     "TZ": "UTC",
     "DAILY_AT": "07:00",
+    "DIGEST_AT": "Mon 08:00",
+    "AIRTABLE_RECORD_CAP": "1000",
+    "ARCHIVE": "manual",
+    "ARCHIVE_AFTER_DAYS": "365",
     "SYNC_FULL_EVERY_DAYS": "7",
     "HEALTH_WEIGHTS": "0.40,0.25,0.25,0.10",
     "HEALTH_RECENCY_STEPS": "14:100,30:85,60:70,90:50,180:25",
@@ -83,7 +88,8 @@ class Settings:
     crm: str = "none"
     hubspot_token: str = field(default="", repr=False)
     hubspot_api_url: str = "https://api.hubapi.com"
-    hubspot_api_version: str = "v3"
+    hubspot_api_version: str = "2026-09"
+    stage_alerts: str = "closed"
     crm_webhook_url: str = field(default="", repr=False)
     smtp_host: str = ""
     smtp_port: int = 587
@@ -95,6 +101,10 @@ class Settings:
     home: Path = Path(".partnerops")
     tz: str = "UTC"
     daily_at: time = time(7, 0)
+    digest_at: tuple[int, time] | None = (0, time(8, 0))  # (weekday, Monday = 0, local time); None: off
+    airtable_record_cap: int = 1000
+    archive: str = "manual"
+    archive_after_days: int = 365
     sync_full_every_days: int = 7
     health: HealthSettings = field(default_factory=HealthSettings)
 
@@ -179,6 +189,28 @@ def _daily_at(env: dict[str, str], problems: list[str]) -> time:
         problems.append(f"DAILY_AT={raw!r} must be a time of day as HH:MM, e.g. {DEFAULTS['DAILY_AT']}")
         return time(7, 0)
     return time(int(match.group(1)), int(match.group(2)))
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _digest_at(env: dict[str, str], problems: list[str]) -> tuple[int, time] | None:
+    raw = env.get("DIGEST_AT", "").strip() or DEFAULTS["DIGEST_AT"]
+    if raw.lower() == "off":
+        return None
+    match = re.match(r"^([A-Za-z]{3})[a-z]*\s+(\d{1,2}):(\d{2})$", raw)
+    if not match or match.group(1).lower() not in WEEKDAYS or int(match.group(2)) > 23 or int(match.group(3)) > 59:
+        problems.append(f"DIGEST_AT={raw!r} must be a weekday and a time, e.g. {DEFAULTS['DIGEST_AT']}, or off")
+        return (0, time(8, 0))
+    return WEEKDAYS.index(match.group(1).lower()), time(int(match.group(2)), int(match.group(3)))
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...], problems: list[str]) -> str:
+    raw = (env.get(name, "").strip() or DEFAULTS[name]).lower()
+    if raw not in choices:
+        problems.append(f"{name}={raw!r} is not valid; use one of: {', '.join(choices)}")
+        return DEFAULTS[name]
+    return raw
 
 
 def _api_version(env: dict[str, str], problems: list[str]) -> str:
@@ -292,6 +324,7 @@ def load_settings(
         hubspot_token=secrets["HUBSPOT_TOKEN"],
         hubspot_api_url=_url(env, "HUBSPOT_API_URL", problems),
         hubspot_api_version=_api_version(env, problems),
+        stage_alerts=_choice(env, "STAGE_ALERTS", ("closed", "all"), problems),
         crm_webhook_url=_url(env, "CRM_WEBHOOK_URL", problems, secrets["CRM_WEBHOOK_URL"]),
         smtp_host=smtp_host,
         smtp_port=_int(env, "SMTP_PORT", problems, minimum=1),
@@ -303,6 +336,10 @@ def load_settings(
         home=Path(env.get("PARTNEROPS_HOME", "").strip() or DEFAULTS["PARTNEROPS_HOME"]),
         tz=tz,
         daily_at=_daily_at(env, problems),
+        digest_at=_digest_at(env, problems),
+        airtable_record_cap=_int(env, "AIRTABLE_RECORD_CAP", problems, minimum=0),
+        archive=_choice(env, "ARCHIVE", ("manual", "auto"), problems),
+        archive_after_days=_int(env, "ARCHIVE_AFTER_DAYS", problems, minimum=1),
         sync_full_every_days=_int(env, "SYNC_FULL_EVERY_DAYS", problems, minimum=1),
         health=_health(env, problems),
     )

@@ -11,9 +11,10 @@ import pytest
 
 from bases.drift import create_base_body, link_fields
 from bases.schema import BASES
-from integrations.airtable import AirtableClient, Clock
+from integrations.airtable import AirtableClient
+from integrations.http import Clock
 from integrations.ledger import CallLedger
-from integrations.local import LocalStore
+from jobs.store.local import LocalStore
 from tests.fakes.airtable import FakeAirtable, FakeClock
 
 TOKEN = "patFAKE.token-0123456789"

@@ -7,55 +7,61 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from datetime import datetime
-from typing import Any
 
-from jobs.effects import Effect
-from jobs.runtime import Runtime
+from jobs.app import App
+from jobs.apply.drain import BatchExecutor, EffectFailed, Executor, Result
+from jobs.plan import Effect
 
 
 class Killed(BaseException):
     """Stands for the process dying: not an Exception, so nothing in the jobs catches it."""
 
 
-def kill_at(rt: Runtime, k: int, *, after: bool) -> None:
-    """Make ``rt`` die at its k-th effect (any executor): before it runs, or after it ran but
+class _Dying:
+    def __init__(self, inner: Executor, count: dict[str, int], k: int, after: bool) -> None:
+        self.inner, self.count, self.k, self.after = inner, count, k, after
+
+    def run(self, effect: Effect) -> Result:
+        self.count["n"] += 1
+        if self.count["n"] == self.k and not self.after:
+            raise Killed
+        result = self.inner.run(effect)
+        if self.count["n"] == self.k:
+            raise Killed
+        return result
+
+    def reconcile(self, effect: Effect, started_at: datetime) -> Result | None:
+        return self.inner.reconcile(effect, started_at)
+
+
+class _DyingBatch(_Dying):
+    def batch_key(self, effect: Effect) -> Hashable | None:
+        assert isinstance(self.inner, BatchExecutor)
+        return self.inner.batch_key(effect)
+
+    def batch_room(self, batch: list[Effect], effect: Effect) -> bool:
+        assert isinstance(self.inner, BatchExecutor)
+        return self.inner.batch_room(batch, effect)
+
+    def run_batch(self, effects: list[Effect]) -> dict[str, Result | EffectFailed]:
+        assert isinstance(self.inner, BatchExecutor)
+        first = self.count["n"] + 1
+        self.count["n"] += len(effects)
+        dies = first <= self.k <= self.count["n"]
+        if dies and not self.after:
+            raise Killed
+        results = self.inner.run_batch(effects)
+        if dies:
+            raise Killed
+        return results
+
+
+def kill_at(app: App, k: int, *, after: bool) -> None:
+    """Make ``app`` die at its k-th effect (any executor): before it runs, or after it ran but
     before the queue could record it."""
     count = {"n": 0}
-
-    class Dying:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        def run(self, effect: Effect) -> dict[str, Any]:
-            count["n"] += 1
-            if count["n"] == k and not after:
-                raise Killed
-            result: dict[str, Any] = self.inner.run(effect)
-            if count["n"] == k:
-                raise Killed
-            return result
-
-        def reconcile(self, effect: Effect, started_at: datetime) -> dict[str, Any] | None:
-            found: dict[str, Any] | None = self.inner.reconcile(effect, started_at)
-            return found
-
-        def batch_key(self, effect: Effect) -> Hashable | None:
-            key_of = getattr(self.inner, "batch_key", None)
-            return key_of(effect) if key_of is not None else None
-
-        def batch_room(self, batch: list[Effect], effect: Effect) -> bool:
-            return bool(self.inner.batch_room(batch, effect))
-
-        def run_batch(self, effects: list[Effect]) -> dict[str, Any]:
-            first = count["n"] + 1
-            count["n"] += len(effects)
-            dies = first <= k <= count["n"]
-            if dies and not after:
-                raise Killed
-            results: dict[str, Any] = self.inner.run_batch(effects)
-            if dies:
-                raise Killed
-            return results
-
-    executors = {kind: Dying(ex) for kind, ex in rt.executors().items()}
-    rt.executors = lambda: executors  # type: ignore[method-assign]
+    executors: dict[str, Executor] = {}
+    for family, ex in app.executors().items():
+        cls = _DyingBatch if isinstance(ex, BatchExecutor) else _Dying
+        executors[family] = cls(ex, count, k, after)
+    app._executors = executors

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs.admin import cmd_budget
-from jobs.cadence import DAILY, FRESH, daily_mark, jobs_for, load_state, make_plan, tick
-from jobs.runtime import Runtime
+from jobs.app import App as Runtime
+from jobs.commands.budget import cmd_budget
+from jobs.schedule.tiers import DAILY, FRESH, daily_mark, jobs_for, make_plan, tick
 from jobs.settings import Settings
+from jobs.store.state import load_cadence
 from tests.conftest import TOKEN, client_clock
 from tests.fakes.airtable import FakeAirtable, FakeClock
 
@@ -37,8 +38,10 @@ def test_the_first_tick_runs_both_tiers_and_a_second_at_the_same_moment_nothing(
     first = tick(rt, NOW)
     assert first.tiers == [DAILY, FRESH]
     assert [o.job for o in first.outcomes] == ["sync", "health", "circles", "referrals", "stages", "intros"]
-    assert "Partners: full (first run)" in first.outcomes[0].summary
-    assert "Circles: full" in first.outcomes[0].summary and "Referrals: full" in first.outcomes[0].summary
+    assert "Partners: full (first run)" in " ".join(first.outcomes[0].story)
+    assert "Circles: full" in " ".join(first.outcomes[0].story) and "Referrals: full" in " ".join(
+        first.outcomes[0].story
+    )
     fake.reset_counts()
     again = tick(rt, NOW + timedelta(minutes=5))
     assert again.tiers == [] and again.outcomes == []
@@ -56,9 +59,9 @@ def test_the_fresh_tier_polls_only_the_referrals_base_on_its_interval(rt: Runtim
     report = tick(rt, later)
     assert report.tiers == [FRESH]
     assert [o.job for o in report.outcomes] == ["sync", "referrals", "stages", "intros"]
-    assert report.outcomes[0].summary.startswith("Referrals: incremental")
+    assert report.outcomes[0].story[0].startswith("Referrals: incremental")
     assert fake.calls() == 1 and fake.calls("GET", "/payloads") == 1  # one poll, nothing changed
-    assert load_state(rt)[FRESH] == later.isoformat()
+    assert load_cadence(rt.store)[FRESH] == later.isoformat()
 
 
 def test_the_daily_tier_runs_once_a_day_at_daily_at_in_tz(rt: Runtime) -> None:
@@ -111,9 +114,16 @@ def test_budget_warns_at_80_percent(rt: Runtime) -> None:
 
 @pytest.mark.parametrize("where", ["after the sync", "before the push", "after the push"])
 def test_a_tick_killed_anywhere_then_rerun_loses_no_referral_and_makes_one_deal(
-    fake: FakeAirtable, base_ids: dict[str, str], tmp_path: Path, clock: FakeClock, where: str
+    fake: FakeAirtable,
+    base_ids: dict[str, str],
+    tmp_path: Path,
+    clock: FakeClock,
+    where: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from jobs import cycle
+    from dataclasses import replace as swap
+
+    from jobs.schedule import tiers
     from tests.fakes.hubspot import FakeHubSpot
     from tests.killing import Killed, kill_at
 
@@ -154,18 +164,15 @@ def test_a_tick_killed_anywhere_then_rerun_loses_no_referral_and_makes_one_deal(
             def die(*_a: object) -> None:
                 raise Killed
 
-            original = cycle.JOBS["referrals"]
-            cycle.JOBS["referrals"] = cycle.Job("referrals", die, original.estimate)  # type: ignore[arg-type]
+            dying = tuple(swap(j, read=die) if j.name == "referrals" else j for j in tiers.RULE_JOBS)  # type: ignore[type-var]
+            monkeypatch.setattr(tiers, "RULE_JOBS", dying)
         else:
             kill_at(rt, 1, after=where == "after the push")
-        try:
-            with pytest.raises(Killed):
-                tick(rt, clock.now())
-        finally:
-            if where == "after the sync":
-                cycle.JOBS["referrals"] = original
+        with pytest.raises(Killed):
+            tick(rt, clock.now())
+        monkeypatch.undo()
         rt.close()  # the process died; a new one starts
-        assert load_state(rt_state := runtime())[FRESH] != clock.now().isoformat()  # the tier is still due
+        assert load_cadence((rt_state := runtime()).store)[FRESH] != clock.now().isoformat()  # the tier is still due
         rt_state.close()
         clock.advance(60)
         rt = runtime()

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bases.records import Record
-from jobs.circle_rules import (
+from jobs.rules.circle_rules import (
     CircleConfig,
     CirclePlan,
     Decision,
@@ -39,8 +39,9 @@ def partner(
     return PartnerView(pid or f"recP_{email}", email, email.split("@")[0], score, last, override, False)
 
 
-def member(email: str = "ana@p.example", status: str = "Active", circle: str = "recCircle",
-           mid: str | None = None) -> MemberView:
+def member(
+    email: str = "ana@p.example", status: str = "Active", circle: str = "recCircle", mid: str | None = None
+) -> MemberView:
     return MemberView(mid or f"recM{next(_ids)}", circle, email, status, NOW - timedelta(days=30), None)
 
 
@@ -88,8 +89,9 @@ CASES: list[tuple[int | None, str, int | None, str | None, str | None, str | Non
 
 
 @pytest.mark.parametrize(("score", "override", "last", "status", "action", "reason"), CASES)
-def test_one_partner(score: int | None, override: str, last: int | None, status: str | None,
-                     action: str | None, reason: str | None) -> None:
+def test_one_partner(
+    score: int | None, override: str, last: int | None, status: str | None, action: str | None, reason: str | None
+) -> None:
     p = partner(score=score, last_days_ago=last, override=override)
     members = [member(status=status, mid="recM1")] if status else []
     plan = plan_circle(CIRCLE, [p], members, NOW, {})
@@ -114,7 +116,11 @@ def test_members_of_other_circles_are_ignored() -> None:
 
 
 def test_active_record_wins_over_removed_and_duplicates_are_noted() -> None:
-    ms = [member(status="Removed", mid="recOld"), member(status="Active", mid="recA1"), member(status="Active", mid="recA2")]
+    ms = [
+        member(status="Removed", mid="recOld"),
+        member(status="Active", mid="recA1"),
+        member(status="Active", mid="recA2"),
+    ]
     plan = plan_circle(CIRCLE, [partner(score=30)], ms, NOW, {})
     assert [(d.action, d.member_id) for d in plan.decisions] == [("leave", "recA1")]
     assert any("recA2" in n for n in plan.notes)
@@ -139,8 +145,13 @@ def test_custom_thresholds() -> None:
 
 def test_max_members_highest_scores_first_ties_by_email() -> None:
     circle = replace(CIRCLE, max_members=3)
-    ps = [partner("zed@p.example", 90), partner("bob@p.example", 80), partner("amy@p.example", 80),
-          partner("cat@p.example", 95), partner("dan@p.example", 80)]
+    ps = [
+        partner("zed@p.example", 90),
+        partner("bob@p.example", 80),
+        partner("amy@p.example", 80),
+        partner("cat@p.example", 95),
+        partner("dan@p.example", 80),
+    ]
     plan = plan_circle(circle, ps, [member("old@p.example")], NOW, {})
     # old@ has no Partners record but still holds a place: 2 free places.
     assert [d.email for d in plan.joins] == ["cat@p.example", "zed@p.example"]
@@ -153,8 +164,12 @@ def test_max_members_highest_scores_first_ties_by_email() -> None:
 
 def test_max_members_leavers_free_places_and_pending_holds_one() -> None:
     circle = replace(CIRCLE, max_members=2)
-    ps = [partner("low@p.example", 20), partner("pend@p.example", 80), partner("new@p.example", 99),
-          partner("new2@p.example", 98)]
+    ps = [
+        partner("low@p.example", 20),
+        partner("pend@p.example", 80),
+        partner("new@p.example", 99),
+        partner("new2@p.example", 98),
+    ]
     ms = [member("low@p.example"), member("pend@p.example", "Pending invite")]
     plan = plan_circle(circle, ps, ms, NOW, {})
     assert actions(plan) == {"low@p.example": "leave", "pend@p.example": "retry_pending", "new@p.example": "join"}
@@ -162,8 +177,11 @@ def test_max_members_leavers_free_places_and_pending_holds_one() -> None:
 
 def test_always_in_is_admitted_over_the_cap_and_counts_toward_it() -> None:
     circle = replace(CIRCLE, max_members=1)
-    ps = [partner("vip-b@p.example", 0, override="Always in"), partner("vip-a@p.example", 10, override="Always in"),
-          partner("top@p.example", 99)]
+    ps = [
+        partner("vip-b@p.example", 0, override="Always in"),
+        partner("vip-a@p.example", 10, override="Always in"),
+        partner("top@p.example", 99),
+    ]
     plan = plan_circle(circle, ps, [], NOW, {})
     assert [d.email for d in plan.joins] == ["vip-a@p.example", "vip-b@p.example"]
     assert [d.email for d in plan.waiting] == ["top@p.example"]
@@ -178,7 +196,9 @@ def test_lowering_the_cap_removes_nobody() -> None:
 
 def test_max_members_zero_admits_only_always_in() -> None:
     circle = replace(CIRCLE, max_members=0)
-    plan = plan_circle(circle, [partner("a@p.example", 99), partner("b@p.example", 1, override="Always in")], [], NOW, {})
+    plan = plan_circle(
+        circle, [partner("a@p.example", 99), partner("b@p.example", 1, override="Always in")], [], NOW, {}
+    )
     assert actions(plan) == {"b@p.example": "join"}
 
 
@@ -231,7 +251,11 @@ def test_plan_circles_each_active_circle_with_its_own_members() -> None:
     c2 = replace(CIRCLE, id="recC2", name="Builders", enter=90, leave=70)
     c3 = replace(CIRCLE, id="recC3", active=False)
     ps = [partner("a@p.example", 80), partner("b@p.example", 65)]
-    ms = [member("b@p.example", circle="recCircle"), member("a@p.example", circle="recC2"), member("b@p.example", circle="recC2")]
+    ms = [
+        member("b@p.example", circle="recCircle"),
+        member("a@p.example", circle="recC2"),
+        member("b@p.example", circle="recC2"),
+    ]
     plans = plan_circles([c1, c2, c3], ps, ms, NOW, {"recC2": {"a@p.example": True}})
     assert set(plans) == {"recCircle", "recC2"}
     assert actions(plans["recCircle"]) == {"a@p.example": "join", "b@p.example": "at_risk"}
@@ -259,12 +283,28 @@ def test_circle_config_defaults() -> None:
 
 
 def test_circle_config_values() -> None:
-    rec = circle_rec(Name="Builders", **{"Enter Score": 80, "Leave Score": "60", "Stale After Days": 60,
-                                         "Max Members": 12, "Perks": " Roadmap calls \n", "Slack Channel ID": " G0ABCDEF12 "})
+    rec = circle_rec(
+        Name="Builders",
+        **{
+            "Enter Score": 80,
+            "Leave Score": "60",
+            "Stale After Days": 60,
+            "Max Members": 12,
+            "Perks": " Roadmap calls \n",
+            "Slack Channel ID": " G0ABCDEF12 ",
+        },
+    )
     config, problems = CircleConfig.from_record(rec)
     assert problems == []
-    assert (config.name, config.enter, config.leave, config.stale_after_days, config.max_members, config.perks,
-            config.channel_id) == ("Builders", 80, 60, 60, 12, "Roadmap calls", "G0ABCDEF12")
+    assert (
+        config.name,
+        config.enter,
+        config.leave,
+        config.stale_after_days,
+        config.max_members,
+        config.perks,
+        config.channel_id,
+    ) == ("Builders", 80, 60, 60, 12, "Roadmap calls", "G0ABCDEF12")
 
 
 def test_circle_config_inactive_when_unchecked() -> None:
@@ -275,37 +315,66 @@ def test_circle_config_inactive_when_unchecked() -> None:
 @pytest.mark.parametrize(
     ("fields", "expected_problem", "check"),
     [
-        ({"Enter Score": 75, "Leave Score": 80},
-         "Leave Score (80) is above Enter Score (75): members would flap; set Leave Score below Enter Score",
-         lambda c: c.leave == 75),
-        ({"Slack Channel ID": "general"},
-         "Slack Channel ID 'general' does not look like a channel id (C… or G…)",
-         lambda c: c.channel_id is None),
+        (
+            {"Enter Score": 75, "Leave Score": 80},
+            "Leave Score (80) is above Enter Score (75): set Leave Score below it; nobody joins or leaves",
+            lambda c: not c.trusted,
+        ),
+        (
+            {"Slack Channel ID": "general"},
+            "Slack Channel ID 'general' does not look like a channel id (C… or G…)",
+            lambda c: c.channel_id is None,
+        ),
         ({"Slack Channel ID": ""}, "Slack Channel ID is empty", lambda c: c.channel_id is None),
-        ({"Enter Score": "high"}, "Enter Score: 'high' is not a number; using 75", lambda c: c.enter == 75),
+        (
+            {"Enter Score": "high"},
+            "Enter Score: 'high' is not a number; nobody joins or leaves",
+            lambda c: not c.trusted,
+        ),
         ({"Enter Score": 120}, "Enter Score (120) is above 100", lambda c: c.enter == 120),
         ({"Leave Score": -5}, "Leave Score (-5) is below 0", lambda c: c.leave == -5),
-        ({"Stale After Days": 0}, "Stale After Days (0) must be at least 1; using 90", lambda c: c.stale_after_days == 90),
-        ({"Max Members": -1}, "Max Members (-1) cannot be negative", lambda c: c.max_members is None),
+        (
+            {"Stale After Days": 0},
+            "Stale After Days (0) must be at least 1; nobody joins or leaves",
+            lambda c: not c.trusted,
+        ),
+        ({"Max Members": -1}, "Max Members (-1) cannot be negative", lambda c: not c.trusted),
+        ({"Max Members": 0}, "", lambda c: c.max_members == 0 and c.trusted),  # zero is a value, not "no cap"
+        ({"Leave Score": 0}, "", lambda c: c.leave == 0 and c.trusted),
     ],
 )
 def test_circle_config_problems(fields: dict[str, Any], expected_problem: str, check: Any) -> None:
     config, problems = CircleConfig.from_record(circle_rec(**fields))
-    assert any(p.startswith(expected_problem) for p in problems), problems
+    if expected_problem:
+        assert any(p.startswith(expected_problem) for p in problems), problems
+    else:
+        assert problems == []
     assert check(config)
 
 
 def test_channel_id_from_a_pasted_link() -> None:
     config, problems = CircleConfig.from_record(
-        circle_rec(**{"Slack Channel ID": "https://app.slack.com/client/T0123ABCD/C0456EFGH"}))
+        circle_rec(**{"Slack Channel ID": "https://app.slack.com/client/T0123ABCD/C0456EFGH"})
+    )
     assert config.channel_id == "C0456EFGH" and problems == []
 
 
 def test_partner_view_from_record() -> None:
-    rec = Record("recAna", "", {"Name": "Ana", "Email": " Ana@P.example ", "Health Score": 82,
-                                "Last Referral On": "2026-05-20", "Circle Override": "Always in", "Do Not Message": True})
-    assert PartnerView.from_record(rec) == PartnerView("recAna", "ana@p.example", "Ana", 82, date(2026, 5, 20),
-                                                       "Always in", True)
+    rec = Record(
+        "recAna",
+        "",
+        {
+            "Name": "Ana",
+            "Email": " Ana@P.example ",
+            "Health Score": 82,
+            "Last Referral On": "2026-05-20",
+            "Circle Override": "Always in",
+            "Do Not Message": True,
+        },
+    )
+    assert PartnerView.from_record(rec) == PartnerView(
+        "recAna", "ana@p.example", "Ana", 82, date(2026, 5, 20), "Always in", True
+    )
     bare = PartnerView.from_record(Record("recB", "", {"Email": "b@p.example", "Circle Override": "sometimes"}))
     assert bare == PartnerView("recB", "b@p.example", "b@p.example", None, None, "Auto", False)
     assert PartnerView.from_record(Record("recC", "", {"Name": "C"})) is None
@@ -313,21 +382,40 @@ def test_partner_view_from_record() -> None:
 
 
 def test_partner_view_takes_a_fresh_health_score() -> None:
-    from jobs.health import score_partner
+    from bases.rows import PartnerRow
+    from jobs.rules.scores import score_partner
 
     rec = Record("recAna", "2025-01-01T00:00:00.000Z", {"Email": "ana@p.example", "Health Score": 10})
     health = score_partner(rec, [], [], NOW)
-    view = PartnerView.from_record(rec, health)
+    view = PartnerView.from_row(PartnerRow.of(rec), health.score, health.last_referral_on)
     assert view is not None and view.score == health.score and view.last_referral_on is None
 
 
 def test_member_view_from_record() -> None:
-    rec = Record("recM", "", {"Member": "Ana — Top", "Circle": ["recCircle"], "Partner Email": "ANA@p.example",
-                              "Status": "Pending invite", "Joined On": "2026-05-01"})
-    assert MemberView.from_record(rec) == MemberView("recM", "recCircle", "ana@p.example", "Pending invite",
-                                                     date(2026, 5, 1), None)
-    linked = Record("recN", "", {"Circle": [{"id": "recCircle"}], "Partner Email": "a@p.example", "Status": "Removed",
-                                 "Removed On": "2026-05-02"})
+    rec = Record(
+        "recM",
+        "",
+        {
+            "Member": "Ana — Top",
+            "Circle": ["recCircle"],
+            "Partner Email": "ANA@p.example",
+            "Status": "Pending invite",
+            "Joined On": "2026-05-01",
+        },
+    )
+    assert MemberView.from_record(rec) == MemberView(
+        "recM", "recCircle", "ana@p.example", "Pending invite", date(2026, 5, 1), None
+    )
+    linked = Record(
+        "recN",
+        "",
+        {
+            "Circle": [{"id": "recCircle"}],
+            "Partner Email": "a@p.example",
+            "Status": "Removed",
+            "Removed On": "2026-05-02",
+        },
+    )
     view = MemberView.from_record(linked)
     assert view is not None and view.circle_id == "recCircle" and view.removed_on == date(2026, 5, 2)
     assert MemberView.from_record(Record("recO", "", {"Partner Email": "a@p.example", "Status": "Active"})) is None

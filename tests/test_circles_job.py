@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from integrations.airtable import Clock
+from integrations.http import Clock
 from integrations.ledger import CallLedger
-from integrations.local import LocalStore
 from integrations.slack import SlackClient
-from jobs.circles import run_circles
-from jobs.runtime import Runtime
+from jobs.app import App
+from jobs.plan import Count
 from jobs.settings import Settings
+from jobs.store.local import LocalStore
+from tests.apps import T0, make_app, run
 from tests.fakes.slack import FakeSlack
 from tests.killing import Killed
 from tests.killing import kill_at as kill
@@ -42,7 +43,7 @@ def partner(store: LocalStore, name: str, score: int, *, last_referral: date | N
         "Last Referral On": (last_referral or NOW.date() - timedelta(days=10)).isoformat(),
         **extra,
     }
-    return store.create("partners", "Partners", fields).id
+    return store.create("partners", "Partners", fields, created=NOW - timedelta(days=400)).id
 
 
 def setup_store(tmp_path: Path) -> LocalStore:
@@ -59,11 +60,12 @@ def setup_store(tmp_path: Path) -> LocalStore:
             "Active": True,
             "Perks": "First pick of our referrals",
         },
+        created=T0,
     )
     return store
 
 
-def runtime(tmp_path: Path, store: LocalStore, fake: FakeSlack, now: datetime = NOW) -> Runtime:
+def runtime(tmp_path: Path, store: LocalStore, fake: FakeSlack, now: datetime = NOW) -> App:
     settings = Settings(
         home=tmp_path,
         slack_bot_token=fake.token,
@@ -73,7 +75,11 @@ def runtime(tmp_path: Path, store: LocalStore, fake: FakeSlack, now: datetime = 
     )
     clock = Clock(now=lambda: now, sleep=lambda _s: None)
     slack_client = SlackClient(fake.token, api_url=fake.url, sleep=lambda _s: None)
-    return Runtime(settings, store, CallLedger(tmp_path / "ledger.sqlite"), None, clock, slack_client)
+    return make_app(settings, store, CallLedger(tmp_path / "ledger.sqlite"), None, clock, slack_client)
+
+
+def _key(message: dict[str, Any]) -> str:
+    return str(message.get("metadata", {}).get("event_payload", {}).get("key", ""))
 
 
 def members(store: LocalStore) -> dict[str, str]:
@@ -89,7 +95,7 @@ def test_a_top_partner_joins_once(tmp_path: Path, slack: FakeSlack) -> None:
     jane = slack.add_user("jane@partner.example")
     partner(store, "Jane Doe", 82)
     partner(store, "Mid Level", 60)
-    outcome = run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    outcome = run(runtime(tmp_path, store, slack), "circles", NOW)
     assert outcome.ok, outcome.failures
     assert jane in slack.members(CHANNEL)
     assert members(store) == {"jane@partner.example": "Active"}
@@ -97,9 +103,9 @@ def test_a_top_partner_joins_once(tmp_path: Path, slack: FakeSlack) -> None:
     assert any("welcome to *Top Partners*" in t and "First pick of our referrals" in t for t in texts)
     assert slack.messages(CHANNEL)[-1]["text"] == "Please welcome Jane Doe to the circle!"
     before = len(slack.messages())
-    again = run_circles(runtime(tmp_path, store, slack), NOW + timedelta(hours=1), False, lambda _m: None)
+    again = run(runtime(tmp_path, store, slack), "circles", NOW + timedelta(hours=1))
     assert again.ok and len(slack.messages()) == before
-    assert "no membership change" in again.summary
+    assert again.counts[Count.JOINS] == 0 and again.counts[Count.LEAVES] == 0
 
 
 def test_a_partner_below_leave_score_is_removed_and_told_why(tmp_path: Path, slack: FakeSlack) -> None:
@@ -107,10 +113,10 @@ def test_a_partner_below_leave_score_is_removed_and_told_why(tmp_path: Path, sla
     uid = slack.add_user("bob@partner.example")
     slack.add_channel(CHANNEL, [uid])
     pid = partner(store, "Bob Smith", 85)
-    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    run(runtime(tmp_path, store, slack), "circles", NOW)
     store.merge_fields("partners", "Partners", pid, {"Health Score": 40})
     later = NOW + timedelta(days=1)
-    outcome = run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
+    outcome = run(runtime(tmp_path, store, slack, later), "circles", later)
     assert outcome.ok, outcome.failures
     assert uid not in slack.members(CHANNEL)
     member = store.all("circles", "Members")[0].fields
@@ -130,10 +136,10 @@ def test_at_risk_nudge_once_per_stay_in_the_zone(tmp_path: Path, slack: FakeSlac
         nonlocal day
         day += timedelta(days=8)
         store.merge_fields("partners", "Partners", pid, {"Health Score": score})
-        assert run_circles(runtime(tmp_path, store, slack, day), day, False, lambda _m: None).ok
+        assert run(runtime(tmp_path, store, slack, day), "circles", day).ok
 
     def nudges() -> int:
-        return sum("your place is at risk" in m["text"] for m in slack.messages())
+        return sum(_key(m).startswith("nudge:atrisk") for m in slack.messages())
 
     cycle(80)
     cycle(60)
@@ -149,7 +155,7 @@ def test_do_not_message_partners_get_no_message_but_membership_is_managed(tmp_pa
     store = setup_store(tmp_path)
     uid = slack.add_user("quiet@partner.example")
     partner(store, "Quiet One", 90, **{"Do Not Message": True})
-    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    run(runtime(tmp_path, store, slack), "circles", NOW)
     assert uid in slack.members(CHANNEL)
     assert not [m for m in slack.messages() if "welcome to" in m["text"]]
 
@@ -158,18 +164,13 @@ def test_partner_not_in_slack_is_pending_and_managers_are_told_once(tmp_path: Pa
     store = setup_store(tmp_path)
     partner(store, "Nina Novak", 88)
     for hours in (0, 1, 2):
-        run_circles(
-            runtime(tmp_path, store, slack, NOW + timedelta(hours=hours)),
-            NOW + timedelta(hours=hours),
-            False,
-            lambda _m: None,
-        )
+        run(runtime(tmp_path, store, slack, NOW + timedelta(hours=hours)), "circles", NOW + timedelta(hours=hours))
     assert members(store) == {"nina@partner.example": "Pending invite"}
     notes = [m for m in slack.messages(MANAGERS) if "no Slack account" in m["text"]]
     assert len(notes) == 1
     uid = slack.add_user("nina@partner.example")
     later = NOW + timedelta(days=1)
-    run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
+    run(runtime(tmp_path, store, slack, later), "circles", later)
     assert members(store) == {"nina@partner.example": "Active"}
     assert uid in slack.members(CHANNEL)
 
@@ -178,7 +179,7 @@ def test_text_from_airtable_cannot_mention_the_channel(tmp_path: Path, slack: Fa
     store = setup_store(tmp_path)
     slack.add_user("eve@partner.example")
     partner(store, "Eve <!channel> @here", 90)
-    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    run(runtime(tmp_path, store, slack), "circles", NOW)
     post = slack.messages(CHANNEL)[-1]["text"]
     assert "<!channel>" not in post and "&lt;!channel&gt;" in post
     assert "@here" not in post
@@ -188,9 +189,7 @@ def scenario(tmp_path: Path, fake: FakeSlack) -> tuple[LocalStore, dict[str, str
     store = setup_store(tmp_path)
     fake.add_user("dora@partner.example")
     pid = partner(store, "Dora Gone", 90)
-    run_circles(
-        runtime(tmp_path, store, fake, NOW - timedelta(days=1)), NOW - timedelta(days=1), False, lambda _m: None
-    )
+    run(runtime(tmp_path, store, fake, NOW - timedelta(days=1)), "circles", NOW - timedelta(days=1))
     store.merge_fields("partners", "Partners", pid, {"Health Score": 10})
     users = {}
     for name in ("Alma Top", "Bert Top", "Cleo Top"):
@@ -213,15 +212,10 @@ def test_killed_after_any_slack_call_then_rerun_sends_nothing_twice_and_misses_n
         kill(rt, kill_at, after=after)
         killed = False
         try:
-            run_circles(rt, NOW, False, lambda _m: None)
+            run(rt, "circles", NOW)
         except Killed:
             killed = True
-        outcome = run_circles(
-            runtime(tmp_path, store, fake, NOW + timedelta(minutes=5)),
-            NOW + timedelta(minutes=5),
-            False,
-            lambda _m: None,
-        )
+        outcome = run(runtime(tmp_path, store, fake, NOW + timedelta(minutes=5)), "circles", NOW + timedelta(minutes=5))
         assert outcome.ok, outcome.failures
         new = fake.messages()[baseline:]
         keys = Counter(m.get("metadata", {}).get("event_payload", {}).get("key") for m in new)
@@ -243,10 +237,12 @@ def test_killed_after_any_slack_call_then_rerun_sends_nothing_twice_and_misses_n
 def test_check_verifies_slack_token_scopes_and_channels(tmp_path: Path, slack: FakeSlack) -> None:
     import io
 
-    from jobs.admin import cmd_check
+    from jobs.commands.check import cmd_check
 
     store = setup_store(tmp_path)
-    store.create("circles", "Circles", {"Name": "Agencies", "Slack Channel ID": "G0NOTMEMBR", "Active": True})
+    store.create(
+        "circles", "Circles", {"Name": "Agencies", "Slack Channel ID": "G0NOTMEMBR", "Active": True}, created=T0
+    )
     slack.add_channel("G0NOTMEMBR", bot_member=False)
     store.close()
     settings = Settings(
@@ -275,20 +271,20 @@ def test_no_at_risk_nudge_within_7_days_of_a_welcome(tmp_path: Path, slack: Fake
     store = setup_store(tmp_path)
     slack.add_user("vera@partner.example")
     pid = partner(store, "Vera Dimitrov", 76)
-    run_circles(runtime(tmp_path, store, slack), NOW, False, lambda _m: None)
+    run(runtime(tmp_path, store, slack), "circles", NOW)
     store.merge_fields("partners", "Partners", pid, {"Health Score": 67})
     for days in (1, 6):
         later = NOW + timedelta(days=days)
-        outcome = run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
-        assert "nudge held back" in outcome.summary
+        outcome = run(runtime(tmp_path, store, slack, later), "circles", later)
+        assert any("nudge held back" in line for line in outcome.story)
     later = NOW + timedelta(days=7)
-    run_circles(runtime(tmp_path, store, slack, later), later, False, lambda _m: None)
-    assert sum("your place is at risk" in m["text"] for m in slack.messages()) == 1
+    run(runtime(tmp_path, store, slack, later), "circles", later)
+    assert sum(_key(m).startswith("nudge:atrisk") for m in slack.messages()) == 1
 
 
 def test_circles_against_airtable_writes_members_and_caches_the_slack_user(tmp_path: Path, slack: FakeSlack) -> None:
     from integrations.airtable import AirtableClient
-    from jobs.sync import Syncer
+    from jobs.sync.syncer import Syncer
     from tests.conftest import TOKEN, provision
     from tests.fakes.airtable import FakeAirtable, FakeClock
 
@@ -320,9 +316,9 @@ def test_circles_against_airtable_writes_members_and_caches_the_slack_user(tmp_p
         client = AirtableClient(TOKEN, ids, ledger=ledger, allowance=1000, api_url=air.url, clock=air_clock)
         Syncer(client, store).run(clock.now())
         rt = runtime(tmp_path, store, slack)
-        rt.client, rt.ledger = client, ledger
+        rt.airtable, rt.ledger = client, ledger
         for _ in range(2):
-            outcome = run_circles(rt, NOW, False, lambda _m: None)
+            outcome = run(rt, "circles", NOW)
             assert outcome.ok, outcome.failures
         live_members = air.records(ids["circles"], "Members")
         assert [(m["fields"]["Member"], m["fields"]["Status"]) for m in live_members] == [
@@ -359,12 +355,13 @@ def test_a_hand_made_circle_acts_on_each_partner_once_over_three_days(tmp_path: 
             "circles",
             "Members",
             {"Member": label, "Circle": [circle_id], "Partner Email": email, "Status": status},
+            created=T0,
         )
     for day in range(3):
         if day == 1:
             store.merge_fields("circles", "Circles", circle_id, {"Name": "Inner Circle"})
         when = NOW + timedelta(days=day)
-        run_circles(runtime(tmp_path, store, slack, when), when, False, lambda _m: None)
+        run(runtime(tmp_path, store, slack, when), "circles", when)
 
     records = store.all("circles", "Members")
     assert len(records) == len(hand), [r.fields for r in records]  # no record made, whatever the label
@@ -386,11 +383,11 @@ def test_a_post_whose_answer_was_lost_is_reconciled_not_sent_again_in_the_same_r
     partner(store, "Jane Doe", 82)
     rt = runtime(tmp_path, store, slack)
     slack.fail_next("chat.postMessage", after_apply=True, drop=True)  # Slack posts the welcome, the answer is lost
-    first = run_circles(rt, NOW, False, lambda _m: None)
-    assert "retried" in first.summary
+    first = run(rt, "circles", NOW)
+    assert first.pending == 1
     # The next drain of the same run (the next job's start) must look the post up, not post again.
-    again = run_circles(rt, NOW, False, lambda _m: None)
+    again = run(rt, "circles", NOW)
     assert again.ok, again.failures
     welcomes = [m for m in slack.messages() if m["channel"].startswith("D")]
     assert len(welcomes) == 1
-    assert rt.effects().counts().get("started", 0) == 0
+    assert rt.queue.counts().get("started", 0) == 0

@@ -65,7 +65,7 @@ def test_local_mode_runs_without_airtable() -> None:
     assert code == 0
     assert "no AIRTABLE_TOKEN: the local store is the data" in out
     assert re.search(r"^summary: \d job\(s\), all done", out, flags=re.M)
-    assert "0 partners scored" in out
+    assert re.search(r"^  health +done ", out, flags=re.M)
     assert out.strip().splitlines()[-1] == "next run due 2026-11-21 09:08 UTC"  # offline: every 10 min
 
 
@@ -115,12 +115,24 @@ def test_check_explains_a_bad_token(live: FakeAirtable, monkeypatch: pytest.Monk
 
 
 def test_dry_run_sends_nothing(live: FakeAirtable, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_bases(monkeypatch, provision(live))
+    ids = provision(live)
+    use_bases(monkeypatch, ids)
+    live.ui_create(ids["partners"], "Partners", {"Name": "Jane Doe", "Email": "jane@acme.example"})
+    lead = {
+        "Referral": "Lead Co — Bob",
+        "Direction": "To partner",
+        "Partner Email": "jane@acme.example",
+        "Contact Name": "Bob Buyer",
+        "Contact Email": "bob@lead.example",
+    }
+    live.ui_create(ids["referrals"], "Referrals", lead)
     live.reset_counts()
     code, out = run("run", "--once", "--dry-run")
+    assert "e-mail to Jane Doe <jane@acme.example>, Cc Bob Buyer <bob@lead.example>" in out, out
+    assert "Slack message to jane@acme.example:" in out
     assert code == 0
-    assert "full resync (first run)" in out
-    assert live.requests == []
+    assert "no change feed yet: every record read" in out and "nothing was changed" in out
+    assert {r[0] for r in live.requests} == {"GET"}  # reads only: no webhook made, nothing written
 
 
 def test_a_blocking_schema_difference_makes_the_run_exit_1(live: FakeAirtable, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,7 +150,7 @@ def test_demo_runs_offline() -> None:
     assert "Partners › Partners: 40 records" in out
     assert "Contact Email: 'jane.doe@' is not a valid e-mail address" in out
     story = out.split("what happened:")[1]
-    assert re.search(r"day +\d+ \(\w+ \d+\): .+ joins \(health score \d+ ≥ 75\)", story)
-    assert re.search(r"leaves \(score \d+ < 50\)", story)
-    assert re.search(r"nudged — at risk", story)
-    assert re.search(r"\d+ messages and actions partners would have received are in", out)
+    assert re.search(r"^  \w{3} \d\d  Top Partners: .+ joins \(health score \d+ ≥ 75\)", story, flags=re.M)
+    assert re.search(r"^ +\d+  left the circle$", story, flags=re.M)
+    assert re.search(r"^ +[1-9]\d*  at-risk nudges$", story, flags=re.M)
+    assert re.search(r"\d+ files in .+outbox: \d+ messages and e-mails", out)

@@ -14,12 +14,16 @@ import pytest
 
 from integrations.airtable import AirtableClient
 from integrations.ledger import CallLedger
-from integrations.local import LocalStore
-from jobs.cycle import run_cycle
-from jobs.runtime import Runtime, SecretFilter
+from jobs.app import App
+from jobs.apply.writer import RecordWriter
+from jobs.cli import SecretFilter
+from jobs.schedule.registry import CIRCLES, HEALTH, REFERRALS
+from jobs.schedule.runner import Job, run_jobs
+from jobs.schedule.tiers import cycle_jobs
 from jobs.settings import Settings
-from jobs.sync import Syncer
-from jobs.writeback import RecordWriter
+from jobs.store.local import LocalStore
+from jobs.sync.syncer import Syncer
+from tests.apps import T0, make_app
 from tests.conftest import TOKEN, client_clock
 from tests.fakes.airtable import FakeAirtable, FakeClock
 
@@ -31,10 +35,10 @@ def test_a_job_the_month_cannot_afford_is_skipped_and_says_so(
 ) -> None:
     ledger = CallLedger(tmp_path / "ledger.sqlite")
     client = AirtableClient(TOKEN, base_ids, ledger=ledger, allowance=5, api_url=fake.url, clock=client_clock(clock))
-    rt = Runtime(Settings(home=tmp_path), LocalStore(tmp_path / "s.sqlite"), ledger, client, client_clock(clock))
-    outcome = run_cycle(rt, clock.now(), only=["sync"])[0]
+    rt = make_app(Settings(home=tmp_path), LocalStore(tmp_path / "s.sqlite"), ledger, client, client_clock(clock))
+    outcome = run_jobs(rt, cycle_jobs(["sync"]), clock.now())[0]
     assert outcome.status == "skipped"
-    assert outcome.summary == "needs about 14 Airtable calls, 5 left this month"
+    assert outcome.summary() == "needs about 14 Airtable calls, 5 left this month"
     assert fake.requests == []
 
 
@@ -48,7 +52,7 @@ def test_a_bad_record_in_a_batch_fails_alone(
     )  # a manager trimmed the options
     changes = {i: {"Sync Notes": "checked"} for i in ids}
     changes[ids[2]]["Status"] = "Duplicate"
-    result = RecordWriter(store, client).update("referrals", "Referrals", changes)
+    result = RecordWriter(store, client, clock.now).update("referrals", "Referrals", changes)
     assert result.written == 3
     assert list(result.failed) == [ids[2]]
     assert "Duplicate" in result.failed[ids[2]]
@@ -99,18 +103,14 @@ def test_the_scheduler_holds_the_lock_logs_to_a_file_and_stops_cleanly_on_sigint
 
 
 def test_a_stop_request_is_honoured_between_jobs_never_inside_one(tmp_path: Path) -> None:
-    from jobs.cycle import JOBS, run_jobs
-
-    rt = Runtime.open(Settings(home=tmp_path))
+    rt = App.open(Settings(home=tmp_path))
     ran: list[str] = []
 
     def stop_after_first() -> bool:
         ran.append("asked")
         return len(ran) > 1
 
-    outcomes = run_jobs(
-        rt, [JOBS["health"], JOBS["circles"], JOBS["referrals"]], FakeClock().now(), should_stop=stop_after_first
-    )
+    outcomes = run_jobs(rt, [HEALTH, CIRCLES, REFERRALS], FakeClock().now(), should_stop=stop_after_first)
     rt.close()
     assert [o.job for o in outcomes] == ["health"]
     assert all(o.status == "done" for o in outcomes)
@@ -119,28 +119,27 @@ def test_a_stop_request_is_honoured_between_jobs_never_inside_one(tmp_path: Path
 def test_check_warns_when_a_base_nears_the_free_record_cap(tmp_path: Path) -> None:
     import io
 
-    from jobs.admin import cmd_check
+    from jobs.commands.check import cmd_check
 
     store = LocalStore(tmp_path / "store.sqlite")
     with store.transaction():
         for i in range(820):
-            store.create("referrals", "Referrals", {"Referral": f"R{i}"})
+            store.create("referrals", "Referrals", {"Referral": f"R{i}"}, created=T0)
     store.close()
     out = io.StringIO()
     assert cmd_check(Settings(home=tmp_path), out) == 0
-    assert "WARN base Referrals holds 820 of 1000 records (82%); plan to archive closed referrals" in out.getvalue()
+    assert "WARN base Referrals holds 820 of 1000 records (82%)" in out.getvalue()
 
 
 def test_a_job_that_breaks_fails_alone_and_its_message_keeps_no_secret(tmp_path: Path) -> None:
-    from jobs.cycle import JOBS, Job, run_jobs
-
     settings = Settings(home=tmp_path, slack_bot_token="xoxb-123-secret-value")
-    rt = Runtime.open(settings)
+    rt = App.open(settings)
 
-    def broken(*_a: object) -> None:
+    def broken(_app: App, _now: object) -> None:
         raise ConnectionError("https://slack.example/api?token=xoxb-123-secret-value refused")
 
-    outcomes = run_jobs(rt, [Job("stages", broken, lambda _rt, _now: 0), JOBS["health"]], FakeClock().now())  # type: ignore[arg-type]
+    stages = Job("stages", broken, lambda _inputs: None, lambda _app, _now: 0)  # type: ignore[arg-type, return-value]
+    outcomes = run_jobs(rt, [stages, HEALTH], FakeClock().now())
     rt.close()
     assert [(o.job, o.status) for o in outcomes] == [("stages", "failed"), ("health", "done")]
     assert outcomes[0].failures == ["ConnectionError: https://slack.example/api?token=*** refused"]

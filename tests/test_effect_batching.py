@@ -12,22 +12,15 @@ from typing import Any
 import pytest
 
 from integrations.airtable import AirtableClient
-from integrations.local import LocalStore
-from jobs.effects import (
-    DONE,
-    FAILED,
-    PLANNED,
-    STARTED,
-    ApplyReport,
-    Effect,
-    EffectFailed,
-    EffectQueue,
-    Executor,
-    cell_update,
-    drain,
-)
-from jobs.executors import AirtableExecutor, StateExecutor
-from jobs.writeback import RecordWriter
+from jobs.apply.airtable import AirtableExecutor
+from jobs.apply.drain import DrainReport as ApplyReport
+from jobs.apply.drain import EffectFailed, Executor, drain
+from jobs.apply.queue import DONE, FAILED, PLANNED, STARTED, EffectQueue
+from jobs.apply.state import StateExecutor
+from jobs.apply.writer import RecordWriter
+from jobs.plan import CellUpdate, ChannelPost, Effect, StateSet
+from jobs.store.local import LocalStore
+from tests.apps import T0
 from tests.fakes.airtable import FakeAirtable, FakeClock
 
 
@@ -36,6 +29,12 @@ def queue(tmp_path: Path) -> Iterator[EffectQueue]:
     q = EffectQueue(tmp_path / "effects.sqlite")
     yield q
     q.close()
+
+
+def cell_update(
+    key: str, base: str, table: str, rid: str, cells: dict[str, Any], describe: str, *, group: str = ""
+) -> Effect:
+    return Effect(key, CellUpdate(base, table, rid, cells), rid, describe, group=group)
 
 
 def seed(
@@ -68,7 +67,7 @@ def drain_all(
     queue: EffectQueue, store: LocalStore, client: AirtableClient, clock: FakeClock, progress: Any = None
 ) -> ApplyReport:
     executors: dict[str, Executor] = {
-        "airtable": AirtableExecutor(RecordWriter(store, client)),
+        "airtable": AirtableExecutor(RecordWriter(store, client, clock.now)),
         "state": StateExecutor(store),
     }
     return drain(queue, executors, clock.now, progress)
@@ -153,7 +152,7 @@ def test_another_kind_of_effect_between_two_updates_splits_the_run(
     clock: FakeClock,
 ) -> None:
     ids = seed(fake, base_ids, client, store, "Partners", 4)
-    note = Effect("state:x", "state.set", "local", {"key": "x", "value": 1}, "remember x")
+    note = Effect("state:x", StateSet("x", 1), "local", "remember x")
     run(queue, store, client, clock, [score(ids[0], 1), score(ids[1], 1), note, score(ids[2], 1), score(ids[3], 1)])
     assert fake.calls("PATCH") == 2 and store.get_state("x") == 1
 
@@ -294,9 +293,10 @@ def test_a_failed_effect_planned_again_runs_its_new_payload(
 
 def test_without_airtable_a_batch_is_written_to_the_store(tmp_path: Path, queue: EffectQueue) -> None:
     store = LocalStore(tmp_path / "s.sqlite")
-    ids = [store.create("partners", "Partners", {"Email": f"p{i}@x.example"}).id for i in range(12)]
+    ids = [store.create("partners", "Partners", {"Email": f"p{i}@x.example"}, created=T0).id for i in range(12)]
     queue.enqueue([score(rid, 9) for rid in ids], datetime(2026, 11, 2))
-    report = drain(queue, {"airtable": AirtableExecutor(RecordWriter(store, None))}, lambda: datetime(2026, 11, 2))
+    when = datetime(2026, 11, 2)
+    report = drain(queue, {"airtable": AirtableExecutor(RecordWriter(store, None, lambda: when))}, lambda: when)
     assert len(report.done) == 12
     assert all(store.get("partners", "Partners", rid).fields["Health Score"] == 9 for rid in ids)  # type: ignore[union-attr]
 
@@ -318,12 +318,14 @@ def test_an_effect_whose_outcome_cannot_be_checked_stays_started_and_the_run_goe
             raise EffectFailed("could not check whether it was sent", permanent=False)
 
     when = datetime(2026, 11, 2)
-    post = Effect("post", "slack.post", "c", {}, "post", repeatable=False, group="g")
-    then = Effect("then", "slack.post", "c", {}, "then", group="g")
-    other = Effect("other", "slack.post", "c", {}, "other")
+    post = Effect("post", ChannelPost("c", "post"), "c", "post", repeatable=False, group="g")
+    then = Effect("then", ChannelPost("c", "then"), "c", "then", group="g")
+    other = Effect("other", ChannelPost("c", "other"), "c", "other")
     queue.enqueue([post, then, other], when)
     queue.mark("post", STARTED, when)
     slack = Unreachable()
     report = drain(queue, {"slack": slack}, lambda: when)
-    assert report.pending == 1 and queue.status("post") == STARTED  # checked again next run, never guessed
-    assert slack.ran == ["other"] and report.failed["then"] == "not done: waiting for post"
+    assert queue.status("post") == STARTED  # checked again next run, never guessed
+    # The rest of its group waits, queued, for the post to be settled; the others go on.
+    assert slack.ran == ["other"] and queue.status("then") == PLANNED and report.pending == 2
+    assert report.failed == {}

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,11 @@ from integrations.email import (
     SmtpSender,
     build_intro,
     check_address,
-    render_text,
     safe_header,
     split_subject,
 )
+from jobs.messages.render import render_plain
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "jobs" / "templates" / "intro_email.txt.j2"
 USER = "mailer"
 PASSWORD = "s3cret-Pa55word!"
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -369,38 +367,40 @@ def test_login_against_server_without_auth_is_an_email_error(server: Controller)
 
 def render_intro(**overrides: str) -> tuple[str, str]:
     context = {
+        "partner_name": "Ana Agency",
         "partner_first_name": "Ana",
+        "partner_company": "Agency Co",
         "contact_name": "Bob Lead",
-        "contact_email": "bob@lead.example",
+        "contact_first_name": "Bob",
         "company": "Acme <b>&</b> Co",
         "notes": "Wants a HubSpot migration in Q3.",
-        "sender_name": "The Partner Team",
+        "owner_name": "Olga Owner",
     }
     context.update(overrides)
-    return split_subject(render_text(TEMPLATE, **context))
+    return split_subject(render_plain("intro_email", **context))
 
 
 def test_intro_template_renders_plain_text() -> None:
     subject, body = render_intro()
-    assert subject == "Introduction: Bob Lead (Acme <b>&</b> Co)"  # not escaped: plain text
-    assert body.startswith("Hi Ana,\n")
-    assert "Bob Lead of Acme <b>&</b> Co (in CC, bob@lead.example)" in body
+    assert subject == "Introduction: Bob Lead (Acme <b>&</b> Co) and Ana Agency (Agency Co)"  # plain text
+    assert body.startswith("Hi Bob and Ana,\n")
+    assert "Bob, meet Ana Agency of Agency Co" in body and "Ana, meet Bob Lead of Acme <b>&</b> Co (in Cc)" in body
     assert "Wants a HubSpot migration in Q3." in body
     assert "reply-all" in body
-    assert body.rstrip().endswith("The Partner Team")
+    assert body.rstrip().endswith("Olga Owner")
     assert "&amp;" not in body and "&lt;" not in body
 
 
 def test_intro_template_without_company_or_notes() -> None:
-    subject, body = render_intro(company="", notes="")
-    assert subject == "Introduction: Bob Lead"
+    subject, body = render_intro(company="", notes="", partner_company="")
+    assert subject == "Introduction: Bob Lead and Ana Agency"
     assert "Why" not in body
     assert "\n\n\n" not in body
 
 
 def test_template_missing_variable_fails() -> None:
     with pytest.raises(UndefinedError):
-        render_text(TEMPLATE, partner_first_name="Ana")
+        render_plain("intro_email", partner_first_name="Ana")
 
 
 def test_template_newline_in_subject_value_cannot_forge_headers(server: Controller, recorder: Recorder) -> None:

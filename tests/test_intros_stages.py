@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from integrations.airtable import Clock
+from integrations.http import Clock
 from integrations.ledger import CallLedger
-from integrations.local import LocalStore
-from jobs.intros import run_intros
-from jobs.referrals import run_referrals
-from jobs.runtime import Runtime
+from jobs.app import App
+from jobs.plan import Count
 from jobs.settings import Settings
-from jobs.stages import run_stages
+from jobs.store.local import LocalStore
+from tests.apps import T0, make_app, run
 from tests.fakes.hubspot import FakeHubSpot
 from tests.killing import Killed
 from tests.killing import kill_at as kill
@@ -42,7 +41,7 @@ def smtp() -> Iterator[tuple[Controller, Recorder]]:
 
 def store_with_intro(tmp_path: Path, **overrides: Any) -> tuple[LocalStore, str]:
     store = LocalStore(tmp_path / "store.sqlite")
-    store.create("partners", "Partners", {"Name": "Ana Agency", "Email": "ana@agency.example"})
+    store.create("partners", "Partners", {"Name": "Ana Agency", "Email": "ana@agency.example"}, created=T0)
     fields = {
         "Referral": "Lead Co — Bob Buyer",
         "Direction": "To partner",
@@ -56,7 +55,7 @@ def store_with_intro(tmp_path: Path, **overrides: Any) -> tuple[LocalStore, str]
     return store, store.create("referrals", "Referrals", fields, created=NOW - timedelta(hours=1)).id
 
 
-def runtime(tmp_path: Path, store: LocalStore, controller: Controller, when: datetime = NOW) -> Runtime:
+def runtime(tmp_path: Path, store: LocalStore, controller: Controller, when: datetime = NOW) -> App:
     settings = Settings(
         home=tmp_path,
         smtp_host=controller.hostname,
@@ -64,7 +63,7 @@ def runtime(tmp_path: Path, store: LocalStore, controller: Controller, when: dat
         smtp_starttls=False,
         email_from="partners@ourco.example",
     )
-    return Runtime(
+    return make_app(
         settings, store, CallLedger(tmp_path / "l.sqlite"), None, Clock(now=lambda: when, sleep=lambda _s: None)
     )
 
@@ -76,12 +75,13 @@ def test_intro_email_goes_to_the_partner_with_the_contact_in_cc_once(
     store, rid = store_with_intro(tmp_path)
     for hours in (0, 1):
         when = NOW + timedelta(hours=hours)
-        assert run_intros(runtime(tmp_path, store, controller, when), when, False, lambda _m: None).ok
+        assert run(runtime(tmp_path, store, controller, when), "intros", when).ok
     (env,) = recorder.received
     assert env.mail_from == "partners@ourco.example"
     assert env.rcpt_tos == ["ana@agency.example", "bob@leadco.example"]
     msg = email.message_from_bytes(env.content)
-    assert msg["Cc"] == "Bob Buyer <bob@leadco.example>" and msg["Subject"] == "Introduction: Bob Buyer (Lead Co)"
+    assert msg["Cc"] == "Bob Buyer <bob@leadco.example>"
+    assert msg["Subject"] == "Introduction: Bob Buyer (Lead Co) and Ana Agency"
     fields = store.get("referrals", "Referrals", rid).fields  # type: ignore[union-attr]
     assert fields["Status"] == "Introduced" and fields["Intro Sent At"] == "2026-11-21T09:00:00.000Z"
     slack = list((tmp_path / "outbox" / "slack").glob("*.txt"))
@@ -93,7 +93,7 @@ def test_names_cannot_inject_headers(tmp_path: Path, smtp: tuple[Controller, Rec
     store, _rid = store_with_intro(
         tmp_path, **{"Contact Name": "Eve\r\nBcc: spy@evil.example", "Company": "X\nBcc: spy@evil.example"}
     )
-    assert run_intros(runtime(tmp_path, store, controller), NOW, False, lambda _m: None).ok
+    assert run(runtime(tmp_path, store, controller), "intros", NOW).ok
     (env,) = recorder.received
     assert env.rcpt_tos == ["ana@agency.example", "bob@leadco.example"]
     msg = email.message_from_bytes(env.content)
@@ -105,13 +105,14 @@ def test_names_cannot_inject_headers(tmp_path: Path, smtp: tuple[Controller, Rec
 def test_an_unknown_partner_gets_sync_notes_and_no_email(tmp_path: Path, smtp: tuple[Controller, Recorder]) -> None:
     controller, recorder = smtp
     store, rid = store_with_intro(tmp_path, **{"Partner Email": "ghost@nowhere.example"})
-    outcome = run_intros(runtime(tmp_path, store, controller), NOW, False, lambda _m: None)
+    outcome = run(runtime(tmp_path, store, controller), "intros", NOW)
     assert not outcome.ok and recorder.received == []
     assert "ghost@nowhere.example is not a partner" in store.get("referrals", "Referrals", rid).fields["Sync Notes"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-effect", "after-effect"])
-@pytest.mark.parametrize("kill_at", [1, 2, 3])
+# Effects: the claim (Intro Sent At), the Slack message, the e-mail, Status Introduced.
+@pytest.mark.parametrize("kill_at", [1, 2, 3, 4])
 def test_killed_at_any_step_the_intro_is_never_sent_twice(
     tmp_path: Path, smtp: tuple[Controller, Recorder], kill_at: int, after: bool
 ) -> None:
@@ -120,23 +121,44 @@ def test_killed_at_any_step_the_intro_is_never_sent_twice(
     rt = runtime(tmp_path, store, controller)
     kill(rt, kill_at, after=after)
     with contextlib.suppress(Killed):
-        run_intros(rt, NOW, False, lambda _m: None)
+        run(rt, "intros", NOW)
     later = NOW + timedelta(minutes=5)
-    outcome = run_intros(runtime(tmp_path, store, controller, later), later, False, lambda _m: None)
+    outcome = run(runtime(tmp_path, store, controller, later), "intros", later)
+    again = run(runtime(tmp_path, store, controller, later + timedelta(hours=1)), "intros", later + timedelta(hours=1))
     assert len(recorder.received) <= 1
-    if kill_at == 2:
+    fields = store.get("referrals", "Referrals", rid).fields  # type: ignore[union-attr]
+    if kill_at == 3:
         # Died while the e-mail was marked started: SMTP cannot be asked whether it went out, so it
-        # is never guessed — reported for a human to check (at most once), and the run goes on.
+        # is never guessed — the referral is left in doubt, explained for a person, never resent.
         assert any("may or may not have gone out" in f for f in outcome.failures)
+        assert fields.get("Status", "New") == "New" and fields["Intro Sent At"]
+        assert "was started at" in fields["Sync Notes"] and "clear Intro Sent At" in fields["Sync Notes"]
+        assert not again.ok and len(recorder.received) == (1 if after else 0)
     else:
         assert len(recorder.received) == 1
-    assert store.get("referrals", "Referrals", rid).fields["Status"] == "Introduced"  # type: ignore[union-attr]
+        assert fields["Status"] == "Introduced" and again.ok
+
+
+def test_an_email_the_server_did_not_confirm_is_not_reported_as_sent(
+    tmp_path: Path, smtp: tuple[Controller, Recorder]
+) -> None:
+    controller, recorder = smtp
+    recorder.drop_on_data = True  # the connection breaks while the message is handed over
+    store, rid = store_with_intro(tmp_path)
+    outcome = run(runtime(tmp_path, store, controller), "intros", NOW)
+    assert not outcome.ok and outcome.counts[Count.INTRO_EMAILS] == 0 and outcome.counts[Count.REFERRALS_GIVEN] == 0
+    fields = store.get("referrals", "Referrals", rid).fields  # type: ignore[union-attr]
+    assert fields.get("Status", "New") == "New" and "may or may not have gone out" in fields["Sync Notes"]
+    later = run(runtime(tmp_path, store, controller, NOW + timedelta(hours=1)), "intros", NOW + timedelta(hours=1))
+    assert not later.ok and recorder.received == []  # never resent; the referral stays in doubt
+    notes = store.get("referrals", "Referrals", rid).fields["Sync Notes"]  # type: ignore[union-attr]
+    assert "not confirmed" in notes and "clear Intro Sent At" in notes
 
 
 def test_stage_changes_are_read_back_and_told_once(tmp_path: Path) -> None:
     with FakeHubSpot(now=lambda: NOW) as hub:
         store = LocalStore(tmp_path / "store.sqlite")
-        store.create("partners", "Partners", {"Name": "Pia Partner", "Email": "pia@agency.example"})
+        store.create("partners", "Partners", {"Name": "Pia Partner", "Email": "pia@agency.example"}, created=T0)
         rid = store.create(
             "referrals",
             "Referrals",
@@ -151,30 +173,32 @@ def test_stage_changes_are_read_back_and_told_once(tmp_path: Path) -> None:
         ).id
         settings = Settings(home=tmp_path, crm="hubspot", hubspot_token=hub.token, hubspot_api_url=hub.url)
 
-        def rt(when: datetime) -> Runtime:
-            return Runtime(
+        def rt(when: datetime) -> App:
+            return make_app(
                 settings, store, CallLedger(tmp_path / "l.sqlite"), None, Clock(now=lambda: when, sleep=lambda _s: None)
             )
 
-        assert run_referrals(rt(NOW), NOW, False, lambda _m: None).ok
+        assert run(rt(NOW), "referrals", NOW).ok
         deal_id = store.get("referrals", "Referrals", rid).fields["CRM ID"]  # type: ignore[union-attr]
         hub.set_stage(deal_id, "closedwon", amount=12000)
         other = hub.add_object("deals", {"dealname": "not ours", "dealstage": "closedlost", "pipeline": "default"})
         assert other
         for hours in (1, 2):
             when = NOW + timedelta(hours=hours)
-            outcome = run_stages(rt(when), when, False, lambda _m: None)
+            outcome = run(rt(when), "stages", when)
             assert outcome.ok, outcome.failures
         fields = store.get("referrals", "Referrals", rid).fields  # type: ignore[union-attr]
         assert (fields["CRM Stage"], fields["Amount"], fields["Status"]) == ("Closed Won", 12000.0, "Won")
-        told = [p.read_text() for p in (tmp_path / "outbox" / "slack").glob("*.txt")]
+        told = [
+            t for t in (p.read_text() for p in (tmp_path / "outbox" / "slack").glob("*.txt")) if "key: stage-msg" in t
+        ]
         assert len(told) == 1 and "is won (12,000)" in told[0]
 
 
 def test_check_sets_up_hubspot_deal_properties_once(tmp_path: Path) -> None:
     import io
 
-    from jobs.admin import cmd_check
+    from jobs.commands.check import cmd_check
 
     with FakeHubSpot(now=lambda: NOW) as hub:
         settings = Settings(home=tmp_path, crm="hubspot", hubspot_token=hub.token, hubspot_api_url=hub.url)
@@ -204,16 +228,18 @@ def test_stage_changes_of_several_deals_cost_one_airtable_write_before_the_messa
         air = Airtable(tmp_path, fake, clock)
         ids = [air.referral(name) for name in ("Acme", "Globex", "Initech", "Hooli")]
         air.mirror()
-        assert run_referrals(air.runtime(hub), NOW, False, lambda _m: None).ok
+        assert run(air.runtime(hub), "referrals", NOW).ok
         for rid, stage in zip(ids, ("closedwon", "closedlost", "contractsent", "closedwon"), strict=True):
             hub.set_stage(air.store.get("referrals", "Referrals", rid).fields["CRM ID"], stage, amount=1000)  # type: ignore[union-attr]
         fake.reset_counts()
-        outcome = run_stages(air.runtime(hub), NOW, False, lambda _m: None)
+        outcome = run(air.runtime(hub), "stages", NOW)
         assert outcome.ok, outcome.failures
         # Four records in one call: the cell updates are queued together, the messages after them.
         assert fake.calls("PATCH") == 1 and fake.calls() == 1
-        told = [p.read_text() for p in (tmp_path / "outbox" / "slack").glob("*.txt")]
-        assert len(told) == 4
+        told = [
+            t for t in (p.read_text() for p in (tmp_path / "outbox" / "slack").glob("*.txt")) if "key: stage-msg" in t
+        ]
+        assert len(told) == 3  # won, lost, won: STAGE_ALERTS=closed tells no open stage
         statuses = {r["id"]: r["fields"].get("Status") for r in fake.records(air.ids["referrals"], "Referrals")}
         assert [statuses[rid] for rid in ids] == ["Won", "Lost", "In CRM", "Won"]
 
@@ -239,10 +265,11 @@ def test_sync_notes_of_intros_that_cannot_go_out_are_written_together(tmp_path: 
             ids.append(fake.ui_create(air.ids["referrals"], "Referrals", fields))
             clock.advance(1)  # in this order
         air.mirror()
-        outcome = run_intros(air.runtime(hub), NOW, False, lambda _m: None)
-        assert len(outcome.failures) == 3
-        # The intro's Status Introduced and the three Sync Notes queued after it: one call.
-        assert fake.calls("PATCH") == 1 and fake.calls() == 1
+        outcome = run(air.runtime(hub), "intros", NOW)
+        assert outcome.failures == ["3 record(s) need a fix: see their Sync Notes"]
+        # The claim of the one intro that goes out, then its Status Introduced with the three
+        # Sync Notes queued after it: two calls.
+        assert fake.calls("PATCH") == 2 and fake.calls() == 2
         fields = {r["id"]: r["fields"] for r in fake.records(air.ids["referrals"], "Referrals")}
         assert [bool(fields[rid].get("Sync Notes")) for rid in ids] == [True, False, True, True]
         assert fields[ids[1]]["Status"] == "Introduced"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.planner import (
+from jobs.schedule.planner import (
     MIN_EVERY,
     NORMAL,
     PLAN_SHARE,

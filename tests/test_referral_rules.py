@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bases.records import Record, format_datetime
-from jobs.referral_rules import (
+from jobs.rules.registration import (
     FREE_MAIL_DOMAINS,
     ReferralSettings,
     RegistrationPlan,
@@ -137,7 +137,7 @@ def test_unknown_partner_gets_sync_notes_and_stays_new() -> None:
     r = ref(partner="Eve@Nowhere.com")
     plan = plan_registrations([r], PARTNERS, NOW)
     note = "Partner Email eve@nowhere.com is not a partner in the Partners base; fix the e-mail or add the partner"
-    assert plan.cells == {r.id: {"Sync Notes": note}}
+    assert plan.cells == {} and plan.notes == {r.id: note}
     assert plan.rejected_notes == {r.id: note}
     assert plan.accepted == [] and plan.duplicates == []
 
@@ -150,8 +150,8 @@ def test_partner_match_is_normalized() -> None:
 def test_malformed_contact_email() -> None:
     r = ref(domain=None, contact="jane@", Status="New")
     plan = plan_registrations([r], PARTNERS, NOW)
-    cells = plan.cells[r.id]
-    assert set(cells) == {"Sync Notes"}
+    assert r.id not in plan.cells
+    cells = {"Sync Notes": plan.notes[r.id]}
     assert "Contact Email: 'jane@' is not a valid e-mail address" in cells["Sync Notes"]
     assert "checked again on the next run" in cells["Sync Notes"]
     assert plan.accepted == []
@@ -160,8 +160,8 @@ def test_malformed_contact_email() -> None:
 def test_no_key_note() -> None:
     r = ref(domain=None, contact=None)
     plan = plan_registrations([r], PARTNERS, NOW)
-    assert "Neither Company Domain nor Contact Email" in plan.cells[r.id]["Sync Notes"]
-    assert "Status" not in plan.cells[r.id]
+    assert "Neither Company Domain nor Contact Email" in plan.notes[r.id]
+    assert r.id not in plan.cells
 
 
 def test_all_problems_reported_at_once() -> None:
@@ -173,7 +173,7 @@ def test_all_problems_reported_at_once() -> None:
 def test_fixed_record_is_accepted_and_note_cleared() -> None:
     r = ref(Sync_Notes="Partner Email x is not a partner")
     plan = plan_registrations([r], PARTNERS, NOW)
-    assert plan.cells[r.id] == {"Status": "Accepted", "Expires On": day(10 - 120), "Sync Notes": None}
+    assert plan.cells[r.id] == {"Status": "Accepted", "Expires On": day(10 - 120)} and plan.notes[r.id] == ""
     assert plan.accepted == [r.id]
 
 
@@ -310,7 +310,7 @@ def test_new_registration_whose_protection_already_ended() -> None:
     assert plan.accepted == [] and plan.expired == [r.id]
     assert plan.cells[r.id]["Status"] == "Expired"
     assert plan.cells[r.id]["Expires On"] == day(10)
-    assert "submit it again" in plan.cells[r.id]["Sync Notes"]
+    assert "submit it again" in plan.notes[r.id]
 
 
 def test_protection_days_setting() -> None:

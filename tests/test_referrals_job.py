@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from integrations.airtable import Clock
+from integrations.http import Clock
 from integrations.hubspot import SERVER_ERROR_TRIES
 from integrations.ledger import CallLedger
-from integrations.local import LocalStore
-from jobs.crm_targets import REFERRAL_ID_PROPERTY
-from jobs.referrals import run_referrals
-from jobs.runtime import Runtime
+from jobs.app import App
+from jobs.apply.crm_targets import REFERRAL_ID_PROPERTY
+from jobs.plan import Count
 from jobs.settings import Settings
+from jobs.store.local import LocalStore
+from tests.apps import T0, make_app, run
 from tests.fakes.hubspot import FakeHubSpot
 from tests.killing import Killed
 from tests.killing import kill_at as kill
@@ -34,7 +35,7 @@ def hub() -> Iterator[FakeHubSpot]:
 
 def seed(tmp_path: Path) -> LocalStore:
     store = LocalStore(tmp_path / "store.sqlite")
-    store.create("partners", "Partners", {"Name": "Pia Partner", "Email": "pia@agency.example"})
+    store.create("partners", "Partners", {"Name": "Pia Partner", "Email": "pia@agency.example"}, created=T0)
     return store
 
 
@@ -55,9 +56,9 @@ def referral(
     ).id
 
 
-def runtime(tmp_path: Path, store: LocalStore, hub: FakeHubSpot) -> Runtime:
+def runtime(tmp_path: Path, store: LocalStore, hub: FakeHubSpot) -> App:
     settings = Settings(home=tmp_path, crm="hubspot", hubspot_token=hub.token, hubspot_api_url=hub.url)
-    return Runtime(
+    return make_app(
         settings, store, CallLedger(tmp_path / "ledger.sqlite"), None, Clock(now=lambda: NOW, sleep=lambda _s: None)
     )
 
@@ -65,7 +66,7 @@ def runtime(tmp_path: Path, store: LocalStore, hub: FakeHubSpot) -> Runtime:
 def test_an_accepted_referral_becomes_one_deal_and_is_written_back(tmp_path: Path, hub: FakeHubSpot) -> None:
     store = seed(tmp_path)
     rid = referral(store, "Acme")
-    outcome = run_referrals(runtime(tmp_path, store, hub), NOW, False, lambda _m: None)
+    outcome = run(runtime(tmp_path, store, hub), "referrals", NOW)
     assert outcome.ok, outcome.failures
     record = store.get("referrals", "Referrals", rid)
     assert record is not None
@@ -77,7 +78,7 @@ def test_an_accepted_referral_becomes_one_deal_and_is_written_back(tmp_path: Pat
     assert deal["properties"]["partnerops_partner"] == "pia@agency.example"
     assert [c["properties"]["email"] for c in hub.contacts()] == ["jo@acme.example"]
     assert hub.associations("deals", deal["id"], "contacts")
-    again = run_referrals(runtime(tmp_path, store, hub), NOW + timedelta(hours=1), False, lambda _m: None)
+    again = run(runtime(tmp_path, store, hub), "referrals", NOW + timedelta(hours=1))
     assert again.ok and len(hub.deals()) == 1
 
 
@@ -89,7 +90,7 @@ def test_an_open_deal_in_the_crm_makes_it_influenced(tmp_path: Path, hub: FakeHu
     )
     hub.associate("companies", company, "deals", open_deal)
     rid = referral(store, "Globex", **{"Company Domain": "https://www.globex.example/"})
-    assert run_referrals(runtime(tmp_path, store, hub), NOW, False, lambda _m: None).ok
+    assert run(runtime(tmp_path, store, hub), "referrals", NOW).ok
     assert store.get("referrals", "Referrals", rid).fields["Attribution"] == "Influenced"  # type: ignore[union-attr]
 
 
@@ -98,8 +99,9 @@ def test_duplicates_and_unknown_partners_never_reach_the_crm(tmp_path: Path, hub
     first = referral(store, "Initech", minutes=0)
     second = referral(store, "Initech", minutes=5)
     stranger = referral(store, "Umbrella", partner="nobody@else.example")
-    outcome = run_referrals(runtime(tmp_path, store, hub), NOW, False, lambda _m: None)
-    assert outcome.ok, outcome.failures
+    outcome = run(runtime(tmp_path, store, hub), "referrals", NOW)
+    assert outcome.failures == ["1 record(s) need a fix: see their Sync Notes"]  # the stranger's
+    assert outcome.counts[Count.NEED_FIX] == 1 and outcome.counts[Count.DUPLICATES] == 1
     assert len(hub.deals()) == 1
     dup = store.get("referrals", "Referrals", second).fields  # type: ignore[union-attr]
     assert dup["Status"] == "Duplicate" and "Initech — Jo Buyer" in dup["Conflict With"]
@@ -122,17 +124,17 @@ def test_a_bad_item_fails_alone_with_its_reason(tmp_path: Path, hub: FakeHubSpot
             "correlationId": "c-1",
         },
     )
-    outcome = run_referrals(runtime(tmp_path, store, hub), NOW, False, lambda _m: None)
+    outcome = run(runtime(tmp_path, store, hub), "referrals", NOW)
     assert not outcome.ok
     notes = store.get("referrals", "Referrals", good).fields["Sync Notes"]  # type: ignore[union-attr]
-    assert notes.startswith("Not in the CRM yet: HubSpot said VALIDATION_ERROR")
+    assert "HubSpot said VALIDATION_ERROR: Property values were not valid" in notes
     later = NOW + timedelta(hours=1)
-    assert run_referrals(replace_now(runtime(tmp_path, store, hub), later), later, False, lambda _m: None).ok
+    assert run(replace_now(runtime(tmp_path, store, hub), later), "referrals", later).ok
     assert store.get("referrals", "Referrals", good).fields["Status"] == "In CRM"  # type: ignore[union-attr]
 
 
-def replace_now(rt: Runtime, when: datetime) -> Runtime:
-    rt.clock = Clock(now=lambda: when, sleep=lambda _s: None)
+def replace_now(rt: App, when: datetime) -> App:
+    rt.clock.now = lambda: when
     return rt
 
 
@@ -150,9 +152,9 @@ def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_refer
         rt = runtime(tmp_path, store, hub)
         kill(rt, kill_at, after=after)
         with contextlib.suppress(Killed):
-            run_referrals(rt, NOW, False, lambda _m: None)
+            run(rt, "referrals", NOW)
         later = NOW + timedelta(minutes=10)
-        outcome = run_referrals(replace_now(runtime(tmp_path, store, hub), later), later, False, lambda _m: None)
+        outcome = run(replace_now(runtime(tmp_path, store, hub), later), "referrals", later)
         assert outcome.ok, outcome.failures
         deals = hub.deals()
         assert sorted(d["properties"][REFERRAL_ID_PROPERTY] for d in deals) == sorted(ids)
@@ -167,7 +169,7 @@ def test_killed_at_any_effect_then_rerun_makes_no_second_deal_and_loses_no_refer
 def test_an_accepted_referral_that_expires_before_its_push_is_not_pushed(tmp_path: Path, hub: FakeHubSpot) -> None:
     store = seed(tmp_path)
     rid = referral(store, "Oldco", minutes=-130 * 24 * 60, Status="Accepted", **{"Expires On": "2026-09-01"})
-    outcome = run_referrals(runtime(tmp_path, store, hub), NOW, False, lambda _m: None)
+    outcome = run(runtime(tmp_path, store, hub), "referrals", NOW)
     assert outcome.ok, outcome.failures
     assert store.get("referrals", "Referrals", rid).fields["Status"] == "Expired"  # type: ignore[union-attr]
     assert hub.deals() == []
@@ -176,8 +178,8 @@ def test_an_accepted_referral_that_expires_before_its_push_is_not_pushed(tmp_pat
 def test_crm_none_only_registers(tmp_path: Path) -> None:
     store = seed(tmp_path)
     rid = referral(store, "Stark")
-    rt = Runtime(Settings(home=tmp_path), store, CallLedger(tmp_path / "l.sqlite"), None, Clock(now=lambda: NOW))
-    assert run_referrals(rt, NOW, False, lambda _m: None).ok
+    rt = make_app(Settings(home=tmp_path), store, CallLedger(tmp_path / "l.sqlite"), None, Clock(now=lambda: NOW))
+    assert run(rt, "referrals", NOW).ok
     assert store.get("referrals", "Referrals", rid).fields["Status"] == "Accepted"  # type: ignore[union-attr]
 
 
@@ -198,14 +200,14 @@ def test_crm_webhook_posts_one_document_per_referral_even_after_a_500(tmp_path: 
         settings = Settings(home=tmp_path, crm="webhook", crm_webhook_url=hook.url)
         for hours in (0, 1):
             when = NOW + timedelta(hours=hours)
-            rt = Runtime(
+            rt = make_app(
                 settings,
                 store,
                 CallLedger(tmp_path / "l.sqlite"),
                 None,
                 Clock(now=lambda w=when: w, sleep=lambda _s: None),
             )
-            assert run_referrals(rt, when, False, lambda _m: None).ok
+            assert run(rt, "referrals", when).ok
         bodies = [r.json() for r in hook.requests]
         assert len(bodies) == 2 and bodies[0] == bodies[1]  # the 500, then the retry; never again after
         assert {r.headers.get("Idempotency-Key") for r in hook.requests} == {rid}
@@ -256,9 +258,9 @@ class Airtable:
             self.store.put(key, table, self.client.list_records(key, table))
         self.fake.reset_counts()
 
-    def runtime(self, hub: FakeHubSpot) -> Runtime:
+    def runtime(self, hub: FakeHubSpot) -> App:
         settings = Settings(home=self.tmp_path, crm="hubspot", hubspot_token=hub.token, hubspot_api_url=hub.url)
-        return Runtime(settings, self.store, self.ledger, self.client, Clock(now=lambda: NOW, sleep=lambda _s: None))
+        return make_app(settings, self.store, self.ledger, self.client, Clock(now=lambda: NOW, sleep=lambda _s: None))
 
     def writes(self) -> int:
         return sum(self.fake.calls(m) for m in ("POST", "PATCH", "PUT", "DELETE"))
@@ -290,29 +292,29 @@ def assert_pushed(air: Airtable, hub: FakeHubSpot, rid: str, attribution: str = 
 def test_a_new_accepted_referral_costs_one_airtable_write(air: Airtable, hub: FakeHubSpot) -> None:
     rid = air.referral("Acme")
     air.mirror()
-    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
+    outcome = run(air.runtime(hub), "referrals", NOW)
     assert outcome.ok, outcome.failures
     assert air.writes() == 1 and air.fake.calls("PATCH") == 1
     assert air.fake.calls() == 1  # and no read: the store is the mirror
     assert_pushed(air, hub, rid)
     assert air.store.get_state(f"attribution:{rid}") == "Sourced"  # remembered locally, not a separate write
     air.fake.reset_counts()
-    again = run_referrals(air.runtime(hub), NOW + timedelta(hours=1), False, lambda _m: None)
+    again = run(air.runtime(hub), "referrals", NOW + timedelta(hours=1))
     assert again.ok and air.fake.calls() == 0 and len(hub.deals()) == 1
 
 
 def test_a_new_deal_costs_stages_no_write_and_sends_no_stage_message(air: Airtable, hub: FakeHubSpot) -> None:
-    from jobs.stages import run_stages
 
     air.referral("Acme")
     air.mirror()
     rt = air.runtime(hub)
-    assert run_referrals(rt, NOW, False, lambda _m: None).ok
+    assert run(rt, "referrals", NOW).ok
     air.fake.reset_counts()
-    outcome = run_stages(rt, NOW + timedelta(minutes=30), False, lambda _m: None)
+    outcome = run(rt, "stages", NOW + timedelta(minutes=30))
     assert outcome.ok and air.writes() == 0
-    assert "0 changed" in outcome.summary
-    assert not list((air.tmp_path / "outbox").rglob("slack-*"))  # nobody told of a "change" that is none
+    assert outcome.counts[Count.STAGE_CHANGES] == 0
+    told = [p for p in (air.tmp_path / "outbox").rglob("slack-*") if "key: stage-msg" in p.read_text()]
+    assert not told  # nobody told of a "change" that is none (the outbox holds the receipt only)
 
 
 def test_pushes_cost_one_write_each_and_registration_only_changes_share_calls(air: Airtable, hub: FakeHubSpot) -> None:
@@ -320,10 +322,10 @@ def test_pushes_cost_one_write_each_and_registration_only_changes_share_calls(ai
     duplicates = [air.referral(name) for name in ("Alpha", "Beta", "Gamma")]
     stranger = air.referral("Umbrella", partner="nobody@else.example")
     air.mirror()
-    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
-    assert outcome.ok, outcome.failures
-    # 3 pushes, one call each; 3 duplicates and 1 note written together: 4 calls (was 3 × 3 + 4 = 13).
-    assert air.fake.calls("PATCH") == 4 and air.writes() == 4
+    outcome = run(air.runtime(hub), "referrals", NOW)
+    assert outcome.failures == ["1 record(s) need a fix: see their Sync Notes"]  # the stranger's
+    # 3 pushes, one call each; 3 duplicates in one call; the stranger's note: 5 calls (was 3 × 3 + 4 = 13).
+    assert air.fake.calls("PATCH") == 5 and air.writes() == 5
     for rid in pushed:
         assert_pushed(air, hub, rid)
     assert all(air.live(rid)["Status"] == "Duplicate" for rid in duplicates)
@@ -331,20 +333,20 @@ def test_pushes_cost_one_write_each_and_registration_only_changes_share_calls(ai
     assert len(hub.deals()) == 3
 
 
-def test_a_refused_push_writes_accepted_and_the_reason_in_one_call(air: Airtable, hub: FakeHubSpot) -> None:
+def test_a_refused_push_writes_accepted_then_the_reason(air: Airtable, hub: FakeHubSpot) -> None:
     rid = air.referral("Hooli")
     air.mirror()
     body = {"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid"}
     hub.fail_next("deals/batch/upsert", 400, body=body)
-    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
-    assert not outcome.ok and air.writes() == 1
+    outcome = run(air.runtime(hub), "referrals", NOW)
+    assert not outcome.ok and air.writes() == 2  # the registration, then the reason in Sync Notes
     fields = air.live(rid)
     assert fields["Status"] == "Accepted" and fields["Attribution"] == "Sourced"
     assert fields["Expires On"] == "2027-03-21" and "CRM ID" not in fields
-    assert fields["Sync Notes"].startswith("Not in the CRM yet: HubSpot said VALIDATION_ERROR")
+    assert "HubSpot said VALIDATION_ERROR" in fields["Sync Notes"]
     air.fake.reset_counts()
-    assert run_referrals(air.runtime(hub), NOW, False, lambda _m: None).ok
-    assert air.writes() == 1
+    assert run(air.runtime(hub), "referrals", NOW).ok
+    assert air.writes() == 2  # the push's write-back, then the note cleared
     assert_pushed(air, hub, rid)
 
 
@@ -353,14 +355,14 @@ def test_while_the_crm_is_down_the_referral_shows_accepted_and_is_pushed_later(a
     air.mirror()
     body = {"status": "error", "category": "INTERNAL_ERROR", "message": "down"}
     hub.fail_next("deals/batch/upsert", 503, body=body, times=SERVER_ERROR_TRIES)  # every retry fails too
-    outcome = run_referrals(air.runtime(hub), NOW, False, lambda _m: None)
-    assert outcome.ok and "retried next run" in outcome.summary  # transient: queued, not a failure
+    outcome = run(air.runtime(hub), "referrals", NOW)
+    assert outcome.ok and outcome.pending == 1  # transient: queued, not a failure
     assert air.writes() == 1
     fields = air.live(rid)
     assert fields["Status"] == "Accepted" and fields["Expires On"] == "2027-03-21"
     assert "CRM ID" not in fields and "Attribution" not in fields
     air.fake.reset_counts()
-    assert run_referrals(air.runtime(hub), NOW, False, lambda _m: None).ok
+    assert run(air.runtime(hub), "referrals", NOW).ok
     assert air.writes() == 1  # only the CRM's answer: the registration cells are already there
     assert_pushed(air, hub, rid)
 
@@ -388,17 +390,17 @@ def test_a_push_whose_write_back_was_lost_is_redone_with_one_deal_and_every_fiel
     if how == "killed":
         executors = rt.executors()
         executors["crm"].writer = DyingWriter(executors["crm"].writer)  # type: ignore[attr-defined]
-        rt.executors = lambda: executors  # type: ignore[method-assign]
+        rt._executors = executors
         with contextlib.suppress(Killed):
-            run_referrals(rt, NOW, False, lambda _m: None)
+            run(rt, "referrals", NOW)
     else:
         air.fake.fail_next(method="PATCH", drop=True, times=3)  # the client retries a PATCH twice
-        outcome = run_referrals(rt, NOW, False, lambda _m: None)
-        assert "retried next run" in outcome.summary
+        outcome = run(rt, "referrals", NOW)
+        assert outcome.pending >= 1
     assert len(hub.deals()) == 1 and "CRM ID" not in air.live(rid)
     # The CRM now holds this referral's own (open) deal for the contact: asked again, attribution
     # would say Influenced. The answer given before the push is remembered instead.
     later = NOW + timedelta(minutes=10)
-    outcome = run_referrals(replace_now(air.runtime(hub), later), later, False, lambda _m: None)
+    outcome = run(replace_now(air.runtime(hub), later), "referrals", later)
     assert outcome.ok, outcome.failures
     assert_pushed(air, hub, rid, attribution="Sourced")

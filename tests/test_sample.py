@@ -17,18 +17,18 @@ from bases.sample import (
     BAD_DUPLICATE_DOMAIN,
     BAD_UNKNOWN_PARTNER,
     CIRCLES_T,
-    EXPIRY_DAYS,
     MEMBERS_T,
     PARTNERS_T,
     REFERRALS_T,
     SampleData,
     SampleRow,
     bad_rows,
-    load_into,
     sample_data,
 )
+from bases.sample_parts import EXPIRY_DAYS
 from bases.schema import Writer, table_def
-from integrations.local import LocalStore
+from jobs.store.local import LocalStore
+from jobs.store.sample import load_into
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=timezone.utc)
 TODAY = NOW.date()
@@ -244,8 +244,11 @@ def test_activity_is_skewed(data: SampleData) -> None:
     silent = [e for e in partners if e not in ages]
     assert len(silent) >= 5
     # "New" band: joined in the last 3 weeks, no referral yet
-    new = [e for e, r in partners.items() if "Joined On" in r.fields
-           and (TODAY - date.fromisoformat(r.fields["Joined On"])).days <= 21 and e not in ages]
+    new = [
+        e
+        for e, r in partners.items()
+        if "Joined On" in r.fields and (TODAY - date.fromisoformat(r.fields["Joined On"])).days <= 21 and e not in ages
+    ]
     assert new
     # nobody refers before joining
     for e, a in ages.items():
@@ -298,9 +301,13 @@ def test_duplicates_name_a_valid_earlier_registration(data: SampleData) -> None:
     for i, r in enumerate(rows):
         if r.fields.get("Status") != "Duplicate":
             continue
-        earlier = [e for e in rows[:i] if _key(e.fields) == _key(r.fields)
-                   and e.fields.get("Status") not in ("Duplicate", "Rejected")
-                   and r.created - e.created < timedelta(days=EXPIRY_DAYS)]
+        earlier = [
+            e
+            for e in rows[:i]
+            if _key(e.fields) == _key(r.fields)
+            and e.fields.get("Status") not in ("Duplicate", "Rejected")
+            and r.created - e.created < timedelta(days=EXPIRY_DAYS)
+        ]
         assert earlier, r.ref
         assert r.fields["Conflict With"].startswith(earlier[0].fields["Referral"])
     # apart from the Duplicates, the only repeated registration key is the bad New one
@@ -311,9 +318,7 @@ def test_duplicates_name_a_valid_earlier_registration(data: SampleData) -> None:
 
 
 def test_deliberately_bad_rows(data: SampleData, bad: dict[str, str]) -> None:
-    assert sorted(bad.values()) == sorted(
-        [BAD_UNKNOWN_PARTNER, BAD_CONTACT_EMAIL, BAD_DUPLICATE_DOMAIN]
-    )
+    assert sorted(bad.values()) == sorted([BAD_UNKNOWN_PARTNER, BAD_CONTACT_EMAIL, BAD_DUPLICATE_DOMAIN])
     by_ref = _by_ref(data)
     known = _partner_emails(data)
     rows = _from(data)
@@ -326,8 +331,9 @@ def test_deliberately_bad_rows(data: SampleData, bad: dict[str, str]) -> None:
         else:
             assert email in known
         if kind == BAD_DUPLICATE_DOMAIN:
-            earlier = [r for r in rows if r.created < row.created and r.ref not in bad
-                       and _key(r.fields) == _key(row.fields)]
+            earlier = [
+                r for r in rows if r.created < row.created and r.ref not in bad and _key(r.fields) == _key(row.fields)
+            ]
             assert len(earlier) == 1
             (first,) = earlier
             assert first.fields["Status"] == "In CRM"
@@ -359,8 +365,7 @@ def test_circle_and_members(data: SampleData) -> None:
     assert (f["Enter Score"], f["Leave Score"], f["Stale After Days"], f["Active"]) == (75, 50, 90, True)
     assert 2 <= len(f["Perks"].splitlines()) <= 3
     partners = {r.fields["Email"]: r for r in data[PARTNERS_T]}
-    recent = Counter(r.fields["Partner Email"].lower() for r in _from(data)
-                     if (NOW - r.created).days <= 90)
+    recent = Counter(r.fields["Partner Email"].lower() for r in _from(data) if (NOW - r.created).days <= 90)
     active = [m for m in data[MEMBERS_T] if m.fields["Status"] == "Active"]
     for m in active:
         p = partners[m.fields["Partner Email"]]
@@ -380,7 +385,8 @@ def test_circle_and_members(data: SampleData) -> None:
 @given(
     seed=st.integers(0, 10_000),
     now=st.datetimes(
-        min_value=datetime(2022, 1, 1), max_value=datetime(2030, 12, 31),
+        min_value=datetime(2022, 1, 1),
+        max_value=datetime(2030, 12, 31),
         timezones=st.just(timezone.utc),
     ),
 )

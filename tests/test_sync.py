@@ -9,9 +9,9 @@ import pytest
 
 from integrations.airtable import AirtableClient
 from integrations.ledger import CallLedger
-from integrations.local import LocalStore
-from jobs.sync import Syncer
-from jobs.writeback import RecordWriter
+from jobs.apply.writer import RecordWriter
+from jobs.store.local import LocalStore
+from jobs.sync.syncer import Syncer
 from tests.fakes.airtable import FakeAirtable, FakeClock
 
 
@@ -111,7 +111,7 @@ def test_a_change_to_a_column_the_jobs_do_not_read_costs_no_read(
     assert calls_since(ledger, clock, before) == 3
 
 
-def test_own_writes_are_not_read_back(
+def test_own_writes_come_back_through_the_feed_without_a_read(
     fake: FakeAirtable,
     base_ids: dict[str, str],
     client: AirtableClient,
@@ -122,7 +122,9 @@ def test_own_writes_are_not_read_back(
     pids = seed(fake, base_ids, partners=12, referrals=0)
     syncer = Syncer(client, store)
     syncer.run(clock.now())
-    result = RecordWriter(store, client).update("partners", "Partners", {p: {"Health Score": 60} for p in pids})
+    result = RecordWriter(store, client, clock.now).update(
+        "partners", "Partners", {p: {"Health Score": 60} for p in pids}
+    )
     assert result.written == 12
     assert fake.calls("PATCH") == 2
     clock.advance(60)
@@ -139,7 +141,9 @@ def test_a_manager_field_is_never_overwritten(
     syncer = Syncer(client, store)
     syncer.run(clock.now())
     fake.ui_update(base_ids["partners"], "Partners", pids[0], {"Notes": "manager typed this"})
-    RecordWriter(store, client).update("partners", "Partners", {pids[0]: {"Health Score": 77, "Sync Notes": "x"}})
+    RecordWriter(store, client, clock.now).update(
+        "partners", "Partners", {pids[0]: {"Health Score": 77, "Sync Notes": "x"}}
+    )
     live = next(r for r in fake.records(base_ids["partners"], "Partners") if r["id"] == pids[0])
     assert live["fields"]["Notes"] == "manager typed this"
     assert live["fields"]["Health Score"] == 77
@@ -236,10 +240,10 @@ def test_a_feed_without_every_cell_falls_back_to_reading_changed_records(
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import jobs.sync
+    import jobs.sync.syncer as syncer_module
 
-    older = {"options": {"filters": jobs.sync.WEBHOOK_SPEC["options"]["filters"]}}  # as set up by an older version
-    monkeypatch.setattr(jobs.sync, "WEBHOOK_SPEC", older)
+    older = {"options": {"filters": syncer_module.WEBHOOK_SPEC["options"]["filters"]}}  # as set up by an older version
+    monkeypatch.setattr(syncer_module, "WEBHOOK_SPEC", older)
     pids = seed(fake, base_ids, partners=5, referrals=0)
     syncer = Syncer(client, store)
     syncer.run(clock.now())
@@ -256,7 +260,7 @@ def test_a_feed_without_every_cell_falls_back_to_reading_changed_records(
 
 
 def test_cell_shapes_the_sync_does_not_understand_are_read_instead() -> None:
-    from jobs.sync import rest_value
+    from jobs.sync.feed import rest_value
 
     assert rest_value("singleSelect", {"id": "sel1", "name": "Gold", "color": "blue"}) == (True, "Gold")
     assert rest_value("multipleRecordLinks", [{"id": "rec1", "name": "Ana"}]) == (True, ["rec1"])

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from integrations.local import LocalStore
-from jobs.writeback import RecordWriter
+from jobs.apply.writer import RecordWriter
+from jobs.store.local import LocalStore
+from tests.apps import T0
 
 
 @pytest.fixture
@@ -13,9 +14,9 @@ def store(tmp_path: Path) -> LocalStore:
 
 
 def test_only_changed_values_are_written(store: LocalStore) -> None:
-    a = store.create("partners", "Partners", {"Name": "A", "Email": "a@x.example", "Health Score": 80})
-    b = store.create("partners", "Partners", {"Name": "B", "Email": "b@x.example"})
-    result = RecordWriter(store, None).update(
+    a = store.create("partners", "Partners", {"Name": "A", "Email": "a@x.example", "Health Score": 80}, created=T0)
+    b = store.create("partners", "Partners", {"Name": "B", "Email": "b@x.example"}, created=T0)
+    result = RecordWriter(store, None, lambda: T0).update(
         "partners",
         "Partners",
         {
@@ -28,13 +29,13 @@ def test_only_changed_values_are_written(store: LocalStore) -> None:
 
 
 def test_a_manager_field_is_never_written(store: LocalStore) -> None:
-    a = store.create("partners", "Partners", {"Name": "A", "Email": "a@x.example"})
+    a = store.create("partners", "Partners", {"Name": "A", "Email": "a@x.example"}, created=T0)
     with pytest.raises(ValueError, match="partner managers own that field"):
-        RecordWriter(store, None).update("partners", "Partners", {a.id: {"Email": "other@x.example"}})
+        RecordWriter(store, None, lambda: T0).update("partners", "Partners", {a.id: {"Email": "other@x.example"}})
     assert store.get("partners", "Partners", a.id).fields["Email"] == "a@x.example"  # type: ignore[union-attr]
 
 
 def test_clearing_a_cell(store: LocalStore) -> None:
-    a = store.create("partners", "Partners", {"Email": "a@x.example", "Sync Notes": "Email: bad"})
-    RecordWriter(store, None).update("partners", "Partners", {a.id: {"Sync Notes": ""}})
+    a = store.create("partners", "Partners", {"Email": "a@x.example", "Sync Notes": "Email: bad"}, created=T0)
+    RecordWriter(store, None, lambda: T0).update("partners", "Partners", {a.id: {"Sync Notes": ""}})
     assert "Sync Notes" not in store.get("partners", "Partners", a.id).fields  # type: ignore[union-attr]

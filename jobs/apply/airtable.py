@@ -1,0 +1,97 @@
+"""Airtable effects, through the writer: cell updates (batched), creates (upserts), deletes.
+
+Cell updates of one table that are next to each other in the queue are written together: up
+to 10 records a call, the cells of one record merged in queue order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from datetime import datetime
+
+from bases.records import Cell
+from integrations.airtable import AirtableError
+from jobs.apply.drain import EffectFailed, Result
+from jobs.apply.writer import WRITE_BATCH, RecordWriter
+from jobs.plan import CellUpdate, Effect, RecordCreate, RecordDelete
+
+
+def airtable_failed(exc: AirtableError) -> EffectFailed:
+    """422 = the data must be fixed (permanent); anything else may pass (transient)."""
+    return EffectFailed(f"Airtable said {exc.code}: {exc.message}", permanent=exc.status == 422)
+
+
+def _update(effect: Effect) -> CellUpdate:
+    assert isinstance(effect.payload, CellUpdate)
+    return effect.payload
+
+
+class AirtableExecutor:
+    def __init__(self, writer: RecordWriter) -> None:
+        self.writer = writer
+
+    def run(self, effect: Effect) -> Result:
+        p = effect.payload
+        if isinstance(p, CellUpdate):
+            outcome = self.run_batch([effect])[effect.key]
+            if isinstance(outcome, EffectFailed):
+                raise outcome
+            return outcome
+        try:
+            if isinstance(p, RecordCreate):
+                return {"id": self.writer.create(p.base, p.table, p.merge_on, p.cells)}
+            if isinstance(p, RecordDelete):
+                self.writer.delete(p.base, p.table, p.ids)
+                return {"deleted": len(p.ids)}
+        except AirtableError as exc:
+            raise airtable_failed(exc) from None
+        raise EffectFailed(f"Airtable cannot carry out {effect.kind}")
+
+    def batch_key(self, effect: Effect) -> Hashable | None:
+        p = effect.payload
+        return (p.base, p.table) if isinstance(p, CellUpdate) else None
+
+    def batch_room(self, batch: list[Effect], effect: Effect) -> bool:
+        records = {_update(e).id for e in batch}
+        return _update(effect).id in records or len(records) < WRITE_BATCH
+
+    def run_batch(self, effects: list[Effect]) -> dict[str, Result | EffectFailed]:
+        """One write for all of them (one base and table, at most 10 records).
+
+        A record Airtable refuses fails the effects that wrote it and nothing else; any other
+        Airtable error leaves every one of them to be tried again.
+        """
+        first = _update(effects[0])
+        changes: dict[str, dict[str, Cell]] = {}
+        for e in effects:
+            changes.setdefault(_update(e).id, {}).update(_update(e).cells)
+        try:
+            result = self.writer.update(first.base, first.table, changes)
+        except AirtableError as exc:
+            failed = airtable_failed(exc)
+            return {e.key: failed for e in effects}
+        outcomes: dict[str, Result | EffectFailed] = {}
+        for e in effects:
+            why = result.failed.get(_update(e).id)
+            outcomes[e.key] = (
+                {"written": result.written} if why is None else EffectFailed(f"Airtable refused it: {why}")
+            )
+        for rid in result.failed:
+            sharing = [e for e in effects if _update(e).id == rid]
+            if len(sharing) > 1:
+                # Several effects wrote this record and Airtable refused the merged cells: find the bad one(s).
+                for e in sharing:
+                    outcomes[e.key] = self._alone(e)
+        return outcomes
+
+    def _alone(self, effect: Effect) -> Result | EffectFailed:
+        p = _update(effect)
+        try:
+            result = self.writer.update(p.base, p.table, {p.id: p.cells})
+        except AirtableError as exc:
+            return airtable_failed(exc)
+        why = result.failed.get(p.id)
+        return EffectFailed(f"Airtable refused it: {why}") if why else {"written": result.written}
+
+    def reconcile(self, effect: Effect, started_at: datetime) -> Result | None:
+        return None  # updates, upserts and deletes are safe to repeat

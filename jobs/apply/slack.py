@@ -1,0 +1,102 @@
+"""Slack effects: invite, remove, direct messages, channel posts, file uploads.
+
+A post carries its effect key as message metadata, so an effect whose answer was lost is looked
+up (``find_posted``) before it is ever sent again. A direct message to a Slack user id that no
+longer exists is retried once with the id found by the partner's e-mail.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+
+from integrations.slack import SlackClient, SlackError, plain_section
+from jobs.apply.drain import EffectFailed, Result
+from jobs.plan import Block, ChannelPost, DirectMessage, Effect, FileUpload, Invite, Kick
+
+# How far back a post whose outcome is unknown is looked for: generous, so clock skew between
+# this machine and Slack cannot hide a message that did go out.
+LOOKBACK = timedelta(days=1)
+STALE_USER = frozenset({"user_not_found", "users_not_found", "account_inactive", "user_disabled"})
+
+
+# TODO(merge): SlackError becomes a ServiceError; then this is EffectFailed.of(exc).
+_PERMANENT = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_found",
+        "users_not_found",
+        "cant_invite_self",
+        "cant_kick_self",
+        "missing_scope",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "user_is_restricted",
+        "user_is_ultra_restricted",
+        "restricted_action",
+        "cant_invite",
+        "invalid_blocks",
+        "msg_too_long",
+    }
+)
+
+
+def _failed(exc: SlackError) -> EffectFailed:
+    return EffectFailed(str(exc), permanent=exc.code in _PERMANENT, unknown=exc.code == "unknown_outcome")
+
+
+def _blocks(text: str, blocks: list[Block]) -> list[Block]:
+    # The text also goes as a verbatim Block Kit section, so Slack auto-parses nothing in it.
+    return blocks or [plain_section(text)]
+
+
+class SlackExecutor:
+    def __init__(self, client: SlackClient) -> None:
+        self.client = client
+
+    def run(self, effect: Effect) -> Result:
+        p = effect.payload
+        try:
+            if isinstance(p, Invite):
+                return {"outcome": self.client.invite(p.channel, p.user_id)}
+            if isinstance(p, Kick):
+                return {"outcome": self.client.kick(p.channel, p.user_id)}
+            if isinstance(p, DirectMessage):
+                return self._dm(effect, p)
+            if isinstance(p, ChannelPost):
+                ts = self.client.post(p.channel, p.text, blocks=_blocks(p.text, p.blocks), metadata_key=effect.key)
+                return {"ts": ts}
+            if isinstance(p, FileUpload):
+                file_id = self.client.upload_file(p.channel, p.filename, base64.b64decode(p.content), title=p.title)
+                return {"file": file_id}
+        except SlackError as exc:
+            raise _failed(exc) from None
+        raise EffectFailed(f"Slack cannot carry out {effect.kind}")
+
+    def _dm(self, effect: Effect, p: DirectMessage) -> Result:
+        try:
+            channel = self.client.open_dm(p.user_id)
+        except SlackError as exc:
+            if exc.code not in STALE_USER:
+                raise
+            found = self.client.lookup_user_by_email(p.email)
+            if found is None or found == p.user_id:
+                raise
+            channel = self.client.open_dm(found)  # the partner's Slack account changed
+        ts = self.client.post(channel, p.text, blocks=_blocks(p.text, p.blocks), metadata_key=effect.key)
+        return {"ts": ts, "channel": channel}
+
+    def reconcile(self, effect: Effect, started_at: datetime) -> Result | None:
+        p = effect.payload
+        if not isinstance(p, DirectMessage | ChannelPost):
+            return None  # invite and kick are safe to repeat
+        oldest = (started_at - LOOKBACK).timestamp()
+        try:
+            channel = self.client.open_dm(p.user_id) if isinstance(p, DirectMessage) else p.channel
+            ts = self.client.find_posted(channel, effect.key, oldest=oldest)
+        except SlackError as exc:
+            raise EffectFailed(f"could not check whether it was sent: {exc}", permanent=False) from None
+        return {"ts": ts} if ts else None

@@ -1,0 +1,143 @@
+"""The jobs of a cycle, in the order they run, with what each reads, plans, costs and trusts.
+
+``sync`` comes first and is its own runner (it *is* I/O: Airtable into the store); every other
+job is read → plan → apply through :func:`jobs.schedule.runner.run_job`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+
+from bases.fields import ReferralF
+from jobs.app import App
+from jobs.rules.circles import plan_circles_effects
+from jobs.rules.health import plan_health
+from jobs.rules.intros import new_intros, plan_intros
+from jobs.rules.referrals import plan_referrals
+from jobs.rules.stages import plan_stages
+from jobs.schedule import inputs
+from jobs.schedule.runner import Job, Runnable
+
+ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]
+
+_PARTNER_READS = ("Partners.Email",)
+_REFERRAL_READS = ("Referrals.Direction", "Referrals.Partner Email", "Referrals.Status")
+
+
+def _health_estimate(app: App, now: datetime) -> int:
+    """One write per 10 partners whose cells change (0 offline)."""
+    if app.airtable is None:
+        return 0
+    return math.ceil(len(plan_health(inputs.read_health(app, now)).effects) / 10)
+
+
+def _referrals_estimate(app: App, now: datetime) -> int:
+    """One write per referral that may be pushed (its cells and the CRM's answer in one write);
+    registration-only changes go 10 records a call."""
+    if app.airtable is None:
+        return 0
+    waiting = [
+        r
+        for r in app.store.all(ReferralF.BASE, ReferralF.TABLE)
+        if r.get(ReferralF.DIRECTION) == "From partner"
+        and (
+            r.get(ReferralF.STATUS) in (None, "", "New")
+            or (r.get(ReferralF.STATUS) == "Accepted" and not r.get(ReferralF.CRM_ID))
+        )
+    ]
+    return max(1, len(waiting) if app.crm is not None else math.ceil(len(waiting) / 10))
+
+
+def _intros_estimate(app: App, now: datetime) -> int:
+    """Two writes per intro (the claim, then Introduced)."""
+    return 0 if app.airtable is None else 2 * len(new_intros(app.store.all(ReferralF.BASE, ReferralF.TABLE)))
+
+
+def _small(calls: int) -> Callable[[App, datetime], int]:
+    def estimate(app: App, now: datetime) -> int:
+        return 0 if app.airtable is None else calls
+
+    return estimate
+
+
+HEALTH = Job(
+    "health",
+    inputs.read_health,
+    plan_health,
+    _health_estimate,
+    fields=(
+        *_PARTNER_READS,
+        *_REFERRAL_READS,
+        "Partners.Joined On",
+        "Partners.Stage",
+        "Partners.Health Score",
+        "Partners.Health Band",
+        "Partners.Previous Band",
+        "Partners.Band Changed On",
+        "Partners.Last Referral On",
+        "Partners.First Referral On",
+        "Partners.Referrals 90d",
+        "Partners.Won Referrals",
+        "Activities.Partner",
+        "Activities.Date",
+    ),
+)
+CIRCLES = Job(
+    "circles",
+    inputs.read_circles,
+    plan_circles_effects,
+    _small(3),
+    fields=(
+        *_PARTNER_READS,
+        "Partners.Health Score",
+        "Partners.Last Referral On",
+        "Partners.Circle Override",
+        "Partners.Do Not Message",
+        "Partners.Slack User ID",
+        "Circles.Slack Channel ID",
+        "Circles.Enter Score",
+        "Circles.Leave Score",
+        "Circles.Stale After Days",
+        "Circles.Max Members",
+        "Circles.Active",
+        "Members.Circle",
+        "Members.Partner Email",
+        "Members.Status",
+    ),
+    after=("health",),
+)
+REFERRALS = Job(
+    "referrals",
+    inputs.read_referrals,
+    plan_referrals,
+    _referrals_estimate,
+    fields=(
+        *_PARTNER_READS,
+        *_REFERRAL_READS,
+        "Referrals.Company Domain",
+        "Referrals.Contact Email",
+        "Referrals.Attribution",
+        "Referrals.Conflict With",
+        "Referrals.Expires On",
+        "Referrals.CRM ID",
+        "Referrals.CRM Pushed At",
+    ),
+)
+STAGES = Job(
+    "stages",
+    inputs.read_stages,
+    plan_stages,
+    _small(2),
+    fields=(*_PARTNER_READS, *_REFERRAL_READS, "Referrals.CRM Stage", "Referrals.Amount"),
+)
+INTROS = Job(
+    "intros",
+    inputs.read_intros,
+    plan_intros,
+    _intros_estimate,
+    fields=(*_PARTNER_READS, *_REFERRAL_READS, "Referrals.Contact Email", "Referrals.Intro Sent At"),
+)
+
+RULE_JOBS: tuple[Runnable, ...] = (HEALTH, CIRCLES, REFERRALS, STAGES, INTROS)

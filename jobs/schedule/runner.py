@@ -1,0 +1,256 @@
+"""One runner for every job: read → plan → apply, with the same rules for all of them.
+
+1. A job that cannot afford its Airtable calls this month is skipped and says so.
+2. A job whose fields cannot be trusted (renamed, retyped, a lost option: see ``bases check``)
+   is blocked, with one clear message, and so are the jobs that read its output.
+3. What a killed run left queued is finished first, so the plan sees its results.
+4. ``read`` gathers what the rules need (the only I/O before planning: the store, Slack users,
+   the CRM's deals); ``plan`` is pure; the plan's effects are queued together, then applied.
+5. Sync Notes: each job says what it found wrong with the records it looked at, and every
+   effect that failed explains itself on the record it was about; the text a record shows is
+   composed from what every job says, written only where it changed.
+A job that raises anything (an outage, a bug) fails alone; the jobs after it still run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from bases.fields import PartnerF
+from bases.records import Cell
+from integrations.airtable import AirtableError, BudgetExhausted
+from integrations.http import scrub
+from jobs.app import App
+from jobs.apply.drain import DrainReport, drain
+from jobs.plan import CellUpdate, Effect, JobOutcome, Plan, RecordRef, Status, fingerprint
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+I = TypeVar("I")  # noqa: E741 - a job's inputs
+
+
+class Runnable(Protocol):
+    """What the runner needs of a job (the cycle holds jobs of different input types)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+
+    @property
+    def after(self) -> tuple[str, ...]: ...
+
+    def cost(self, app: App, now: datetime) -> int:
+        """Airtable calls it expects to spend."""
+        ...
+
+    def execute(self, app: App, now: datetime, say: Progress) -> JobOutcome: ...
+
+
+@dataclass(frozen=True)
+class Job(Generic[I]):
+    """A job of the cycle: what it reads, how it plans, what it costs, which fields it trusts."""
+
+    name: str
+    read: Callable[[App, datetime], I]
+    plan: Callable[[I], Plan]
+    estimate: Callable[[App, datetime], int]  # Airtable calls it expects to spend
+    #: "Table.Field" it reads or writes: when one cannot be trusted, the job does not run.
+    fields: tuple[str, ...] = ()
+    #: jobs whose output it reads: blocked with them.
+    after: tuple[str, ...] = ()
+
+    def cost(self, app: App, now: datetime) -> int:
+        return self.estimate(app, now)
+
+    def execute(self, app: App, now: datetime, say: Progress) -> JobOutcome:
+        leftovers = drain(app.queue, app.executors(), app.now, say)
+        return apply_plan(app, self.name, self.plan(self.read(app, now)), now, say, leftovers)
+
+
+class Skip(Exception):
+    """Raised by a job's read: it has nothing it can do here (e.g. this CRM cannot be read back)."""
+
+
+@dataclass
+class Cycle:
+    """What the jobs of one cycle found, for the ones after them."""
+
+    blocked: dict[str, str] = field(default_factory=dict)  # job → why
+
+
+def untrusted(app: App, job: Runnable) -> list[str]:
+    """The fields of ``job`` that the last schema check found missing or of the wrong type."""
+    from_state = set()
+    for base in ("partners", "referrals", "circles"):
+        state = app.store.get_state(f"sync:{base}")
+        if isinstance(state, dict):
+            blocking = state.get("blocking")
+            if isinstance(blocking, list):
+                from_state |= {str(b) for b in blocking}
+    return sorted(f for f in job.fields if f in from_state or f.split(".")[0] in from_state)
+
+
+def run_job(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress) -> JobOutcome:
+    before = app.ledger.used(now)
+    outcome = _guarded(app, job, now, cycle, say)
+    outcome.calls = app.ledger.used(now) - before
+    return outcome
+
+
+def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress) -> JobOutcome:
+    waiting = [j for j in job.after if j in cycle.blocked]
+    if waiting:
+        why = f"not run: it reads what {', '.join(waiting)} writes, and {waiting[0]} could not run ({cycle.blocked[waiting[0]]})"
+        cycle.blocked[job.name] = why
+        return JobOutcome(job.name, Status.BLOCKED, reason=why, failures=[why])
+    broken = untrusted(app, job)
+    if broken:
+        why = (
+            f"not run: {', '.join(broken)} cannot be trusted (renamed, deleted or retyped in Airtable); "
+            "nothing was written or sent on its basis. Run `partnerops bases check` for the fix"
+        )
+        cycle.blocked[job.name] = why
+        return JobOutcome(job.name, Status.BLOCKED, reason=why, failures=[why])
+    if app.airtable is not None and app.dry is None:
+        needed = job.cost(app, now)
+        if not app.airtable.can_afford(needed):
+            left = app.airtable.remaining()
+            return JobOutcome(
+                job.name, Status.SKIPPED, reason=f"needs about {needed} Airtable calls, {left} left this month"
+            )
+    say(f"{job.name}: running")
+    try:
+        return job.execute(app, now, say)
+    except Skip as exc:
+        return JobOutcome(job.name, Status.SKIPPED, reason=str(exc))
+    except BudgetExhausted as exc:
+        return JobOutcome(job.name, Status.FAILED, reason=f"stopped: {exc.message}", failures=[exc.message])
+    except AirtableError as exc:
+        log.error("%s failed: %s", job.name, exc)
+        cycle.blocked[job.name] = str(exc)
+        return JobOutcome(job.name, Status.FAILED, reason=str(exc), failures=[str(exc)])
+    except Exception as exc:  # an outage or a bug: the jobs after this one still run
+        log.exception("%s failed", job.name)
+        why = scrub(f"{type(exc).__name__}: {exc}", app.settings.secrets())
+        cycle.blocked[job.name] = why
+        return JobOutcome(job.name, Status.FAILED, reason=why, failures=[why])
+
+
+def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, leftovers: DrainReport) -> JobOutcome:
+    """Queue a plan's effects together (its Sync Notes last, so they share writes), carry them
+    out, then explain on each record what failed."""
+    app.store.set_notes(job, {(r.base, r.table, r.id): t for r, t in plan.notes.items()})
+    effects = [*plan.effects, *notes_effects(app, job, composed(app, set(plan.notes)), now)]
+    plan.effects = _writable(app, effects)
+    enqueued = app.queue.enqueue(plan.effects, now, job)
+    report = drain(app.queue, app.executors(), app.now, say)
+    report.merge(leftovers)
+    delivery = delivery_notes(plan, report, enqueued.still_failing)
+    app.store.set_notes(f"{job} (delivery)", {(r.base, r.table, r.id): t for r, t in delivery.items()})
+    later = notes_effects(app, f"{job}-delivery", composed(app, set(delivery)), now)
+    if later:
+        app.queue.enqueue(later, now, job)
+        report.merge(drain(app.queue, app.executors(), app.now, say))
+    return outcome(job, plan, report, enqueued.still_failing, Status.PLANNED if app.dry else Status.DONE)
+
+
+def _writable(app: App, effects: list[Effect]) -> list[Effect]:
+    """Cells of fields the live table does not have are left out (a template field added by a
+    newer version, before `bases check --fix`), instead of failing the whole write."""
+    out = []
+    for e in effects:
+        p = e.payload
+        if isinstance(p, CellUpdate):
+            have = _live_fields(app, p.base, p.table)
+            if have is not None and any(name not in have for name in p.cells):
+                cells = {k: v for k, v in p.cells.items() if k in have}
+                if not cells:
+                    continue
+                e = replace(e, payload=CellUpdate(p.base, p.table, p.id, cells))
+        out.append(e)
+    return out
+
+
+def _live_fields(app: App, base: str, table: str) -> set[str] | None:
+    state = app.store.get_state(f"sync:{base}")
+    if app.airtable is None or not isinstance(state, dict):
+        return None
+    fields = state.get("fields")
+    have = fields.get(table) if isinstance(fields, dict) else None
+    return {str(f) for f in have} if isinstance(have, list) else None
+
+
+def delivery_notes(plan: Plan, report: DrainReport, still_failing: dict[str, str]) -> dict[RecordRef, str]:
+    """For each record an effect of this plan was about: why it failed ("" when nothing did)."""
+    lines: dict[RecordRef, list[str]] = {}
+    for e in plan.effects:
+        if e.source is None:
+            continue
+        why = report.failed.get(e.key) or report.unknown.get(e.key) or still_failing.get(e.key)
+        lines.setdefault(e.source, [])
+        if why:
+            lines[e.source].append(f"{e.describe} failed: {why}")
+    return {ref: "\n".join(w) for ref, w in lines.items()}
+
+
+def composed(app: App, refs: set[RecordRef]) -> dict[RecordRef, str]:
+    """The Sync Notes text these records should show (every job's notes), where it differs."""
+    out: dict[RecordRef, str] = {}
+    for ref in refs:
+        text = "\n".join(t for _j, t in app.store.notes_for(ref.base, ref.table, ref.id))
+        record = app.store.get(ref.base, ref.table, ref.id)
+        if record is not None and (str(record.get(PartnerF.SYNC_NOTES) or "")).rstrip() != text.rstrip():
+            out[ref] = text
+    return out
+
+
+def notes_effects(app: App, job: str, notes: dict[RecordRef, str], now: datetime) -> list[Effect]:
+    effects = []
+    for ref, text in sorted(notes.items(), key=lambda kv: (kv[0].base, kv[0].table, kv[0].id)):
+        cells: dict[str, Cell] = {PartnerF.SYNC_NOTES: text or None}
+        key = f"notes:{job}:{ref.base}:{ref.table}:{ref.id}:{now.isoformat()}:{fingerprint(text)}"
+        payload = CellUpdate(ref.base, ref.table, ref.id, cells)
+        effects.append(Effect(key, payload, ref.id, f"Sync Notes of {ref.table} {ref.id}"))
+    return _writable(app, effects)
+
+
+def outcome(job: str, plan: Plan, report: DrainReport, still_failing: dict[str, str], status: Status) -> JobOutcome:
+    """What the job did: a count that effects carry (a push, a message) counts what was carried
+    out; the others count what was decided (a duplicate, a record that needs a fix)."""
+    carried = {e.counts_as for e in plan.effects if e.counts_as is not None}
+    counts = Counter({c: n for c, n in plan.counts.items() if c not in carried})
+    for e in report.done:
+        if e.counts_as is not None:
+            counts[e.counts_as] += 1
+    failures = [*plan.problems, *report.failed.values(), *report.unknown.values(), *still_failing.values()]
+    fixes = [ref for ref, text in plan.notes.items() if text]
+    if fixes:
+        failures.append(f"{len(fixes)} record(s) need a fix: see their Sync Notes")
+    return JobOutcome(job, status, counts=counts, story=plan.story, failures=failures, pending=report.pending)
+
+
+def run_jobs(
+    app: App,
+    jobs: Sequence[Runnable],
+    now: datetime,
+    *,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[JobOutcome]:
+    """Run ``jobs`` in the order given; a stop request is honoured between jobs, never inside one."""
+    say = progress or (lambda _m: None)
+    cycle = Cycle()
+    outcomes = []
+    for job in jobs:
+        if should_stop():
+            break
+        outcomes.append(run_job(app, job, now, cycle, say))
+    return outcomes

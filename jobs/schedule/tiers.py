@@ -1,0 +1,189 @@
+"""Which jobs are due now: two tiers, their persisted last runs, and the budget plan.
+
+* The **fresh** tier — poll the Referrals base, then ``referrals``, ``stages``, ``intros`` —
+  runs every :attr:`Plan.fresh_every`, the interval the planner can afford this month. It is
+  what a new referral waits for before it reaches the CRM.
+* The **daily** tier — poll the Partners and Circles bases, then ``health`` and ``circles`` —
+  runs once a day at ``DAILY_AT`` (local to ``TZ``), together with the fresh tier.
+
+The last run of each tier is kept in the local store, so a long-running ``partnerops run`` and
+``run --once`` from cron, a systemd timer or GitHub Actions decide the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bases.schema import BASES
+from jobs.app import App
+from jobs.plan import JobOutcome, Status
+from jobs.schedule import planner
+from jobs.schedule.planner import BudgetView, Plan
+from jobs.schedule.registry import ORDER, RULE_JOBS
+from jobs.schedule.runner import Progress, Runnable, run_jobs
+from jobs.schedule.sync_job import SyncJob
+from jobs.store.state import CadenceState, JobRun, load_cadence, load_sync, save_cadence, when
+from jobs.sync.syncer import FULL_SYNC, full_sync_cost
+
+FRESH, DAILY = "fresh", "daily"
+FRESH_BASES = ("referrals",)
+DAILY_BASES = ("partners", "circles")
+TIER_JOBS = {FRESH: ["referrals", "stages", "intros"], DAILY: ["health", "circles"]}
+POLL_KIND = "webhook-poll"
+# A tier is due this much before its interval is over, so a cron or timer that fires a little
+# early (or a scheduler that wakes on the minute) does not skip a whole interval.
+TOLERANCE = timedelta(seconds=90)
+
+
+@dataclass
+class TickReport:
+    """What one tick decided and did."""
+
+    now: datetime
+    plan: Plan
+    tiers: list[str]
+    outcomes: list[JobOutcome] = field(default_factory=list)
+    next_due: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+
+def daily_mark(app: App, now: datetime) -> datetime:
+    """The latest DAILY_AT moment at or before ``now``."""
+    local = now.astimezone(app.settings.zone)
+    at = app.settings.daily_at
+    mark = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    if mark > local:
+        mark -= timedelta(days=1)
+    return mark
+
+
+def budget_view(app: App, now: datetime, state: CadenceState | None = None) -> BudgetView:
+    """The month's facts for the planner: the ledger, the sync state and the tiers' shape."""
+    state = load_cadence(app.store) if state is None else state
+    by_kind: dict[str, int] = {}
+    for _base, kind, count in app.ledger.breakdown(now):
+        by_kind[kind] = by_kind.get(kind, 0) + count
+    since = when(state.get("since")) or now
+    return BudgetView(
+        allowance=app.settings.airtable_monthly_calls,
+        used=app.ledger.used(now),
+        polls=by_kind.get(POLL_KIND, 0),
+        full_syncs=by_kind.get(FULL_SYNC, 0),
+        observed_since=max(planner.month_start(now), since),
+        fresh_poll_calls=len(FRESH_BASES),
+        daily_poll_calls=len(DAILY_BASES),
+        resync_calls=sum(resyncs_due(app, now)),
+        blocked=app.ledger.blocked(now),
+    )
+
+
+def resyncs_due(app: App, now: datetime) -> list[int]:
+    """The cost of each full base resync still due before the month ends."""
+    if app.airtable is None:
+        return []
+    end = planner.next_month(now)
+    every = timedelta(days=app.settings.sync_full_every_days)
+    out = []
+    for base in BASES:
+        state = load_sync(app.store, base.key)
+        cost = full_sync_cost(app.store, base, state)
+        last = when(state.get("last_full")) if state else None
+        moved = state is None or state.get("base_id") != app.airtable.base_id(base.key)
+        at = now if last is None or moved else last + every
+        while at < end:
+            out.append(cost)
+            at += every
+    return out
+
+
+def make_plan(app: App, now: datetime, state: CadenceState | None = None) -> Plan:
+    if app.airtable is None:
+        return planner.offline_plan()
+    return planner.plan(budget_view(app, now, state), now)
+
+
+def due_tiers(app: App, plan: Plan, now: datetime, state: CadenceState) -> list[str]:
+    if not plan.airtable_allowed:
+        return []
+    last_daily = when(state.get(DAILY))
+    if last_daily is None or last_daily < daily_mark(app, now):
+        return [DAILY, FRESH]
+    last_fresh = when(state.get(FRESH))
+    if plan.fresh_every is not None and (last_fresh is None or now - last_fresh >= plan.fresh_every - TOLERANCE):
+        return [FRESH]
+    return []
+
+
+def next_due(app: App, plan: Plan, now: datetime, state: CadenceState) -> datetime:
+    """When the next tier falls due (``now`` if one is due already)."""
+    if not plan.airtable_allowed:
+        return plan.until or now
+    if due_tiers(app, plan, now, state):
+        return now
+    candidates = [daily_mark(app, now) + timedelta(days=1)]
+    last_fresh = when(state.get(FRESH))
+    if plan.fresh_every is not None and last_fresh is not None:
+        candidates.append(last_fresh + plan.fresh_every - TOLERANCE)
+    return max(now, min(candidates))
+
+
+def jobs_for(tiers: list[str]) -> list[Runnable]:
+    """The jobs of these tiers in cycle order, with one sync of just the bases they need."""
+    bases = (*(DAILY_BASES if DAILY in tiers else ()), *(FRESH_BASES if FRESH in tiers else ()))
+    names = {n for t in tiers for n in TIER_JOBS[t]}
+    jobs: list[Runnable] = [SyncJob(bases)] if bases else []
+    return jobs + [j for n in ORDER for j in RULE_JOBS if j.name == n and n in names]
+
+
+def record_runs(app: App, now: datetime, tiers: list[str], outcomes: list[JobOutcome], *, complete: bool) -> None:
+    """Remember the tick. A tick cut short by a stop request leaves its tiers due, to finish next time."""
+    state = load_cadence(app.store)
+    state.setdefault("since", now.isoformat())
+    if complete:
+        if DAILY in tiers:
+            state["daily"] = now.isoformat()
+        if FRESH in tiers:
+            state["fresh"] = now.isoformat()
+    jobs = state.setdefault("jobs", {})
+    for o in outcomes:
+        if o.status != Status.SKIPPED:
+            jobs[o.job] = JobRun(at=now.isoformat(), status=o.status.value, calls=o.calls)
+    save_cadence(app.store, state)
+
+
+def tick(
+    app: App,
+    now: datetime,
+    *,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> TickReport:
+    """Run the tiers due at ``now`` and remember it (a dry run's copy remembers nothing real)."""
+    state = load_cadence(app.store)
+    plan = make_plan(app, now, state)
+    tiers = due_tiers(app, plan, now, state)
+    report = TickReport(now, plan, tiers)
+    if tiers:
+        jobs = jobs_for(tiers)
+        report.outcomes = run_jobs(app, jobs, now, progress=progress, should_stop=should_stop)
+        if app.dry is None:
+            record_runs(app, now, tiers, report.outcomes, complete=len(report.outcomes) == len(jobs))
+            state = load_cadence(app.store)
+            report.plan = plan = make_plan(app, now, state)
+    report.next_due = next_due(app, plan, now, state)
+    return report
+
+
+def cycle_jobs(only: list[str] | None) -> list[Runnable]:
+    """Every job (or those named), in cycle order, whether due or not."""
+    jobs: list[Runnable] = [SyncJob()] if not only or "sync" in only else []
+    return jobs + [j for n in ORDER for j in RULE_JOBS if j.name == n and (not only or n in only)]
+
+
+def known_jobs() -> list[str]:
+    return ["sync", *(j.name for j in RULE_JOBS)]
