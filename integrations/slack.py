@@ -11,15 +11,14 @@ after a lost connection or a 500/503.  ``chat.postMessage`` is NOT: a lost answe
 5xx raises ``SlackError(code="unknown_outcome")`` and the caller reconciles with
 :meth:`SlackClient.find_posted` (the message carries a metadata key) before posting again.
 
-Nothing here knows about partners or rules.
+Text helpers (escaping, blocks, fitting a message into Slack's limits) live in
+:mod:`integrations.slack_format`.  Nothing here knows about partners or rules.
 """
 
 from __future__ import annotations
 
-import html
 import http.client
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,6 +35,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from integrations.slack_format import METADATA_EVENT_TYPE, metadata_for
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -45,7 +46,6 @@ MAX_RETRY_AFTER_SECONDS = 60.0  # a longer Retry-After is not waited out: SlackE
 NETWORK_RETRIES = 1
 NETWORK_BACKOFF_SECONDS = 1.0
 HISTORY_PAGE = 200
-METADATA_EVENT_TYPE = "partnerops_effect"
 
 # Bot scopes the calls below need (Slack app "OAuth & Permissions").
 REQUIRED_SCOPES = [
@@ -115,35 +115,6 @@ class SlackError(Exception):
             provided=self.provided,
             retry_after=self.retry_after,
         )
-
-
-# --------------------------------------------------------------------------- text helpers
-
-_BROADCAST_RE = re.compile(r"@(?=(?:channel|here|everyone))", re.IGNORECASE)
-ZERO_WIDTH_SPACE = "\u200b"
-
-
-def escape_text(s: str) -> str:
-    """Make outside text (Airtable values) inert in Slack mrkdwn.
-
-    ``& < >`` become ``&amp; &lt; &gt;`` so no ``<!channel>``, ``<@U…>``, ``<#C…>`` or
-    ``<https://…|disguised>`` link can form, and a zero-width space after the ``@`` of a bare
-    ``@channel``/``@here``/``@everyone`` keeps auto-parsing from turning it into a broadcast.
-    """
-    return _BROADCAST_RE.sub("@" + ZERO_WIDTH_SPACE, html.escape(s, quote=False))
-
-
-def plain_section(text: str) -> dict[str, Any]:
-    """A Block Kit section whose mrkdwn is ``verbatim``: nothing in it is auto-linked or auto-mentioned.
-
-    ``text`` must already be escaped (see :func:`escape_text`) where it came from outside.
-    """
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
-
-
-def metadata_for(key: str) -> dict[str, Any]:
-    """The message metadata that marks a post so :meth:`SlackClient.find_posted` can find it."""
-    return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": key}}
 
 
 # --------------------------------------------------------------------------- retries
@@ -353,7 +324,7 @@ class SlackClient:
         """Post a message marked with ``metadata_key``; returns its ts.
 
         ``text`` is sent as given (the notification fallback when ``blocks`` are used): escape
-        outside values with :func:`escape_text` first.  No link unfurling, no ``link_names``.
+        outside values first (:mod:`integrations.slack_format`).  No link unfurling, no ``link_names``.
         Raises ``SlackError(code="unknown_outcome")`` when the answer was lost: the message may
         or may not be in the channel; call :meth:`find_posted` before posting again.
         """

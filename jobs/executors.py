@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from integrations.airtable import AirtableError
-from integrations.slack import SlackClient, SlackError, plain_section
+from integrations.slack import SlackClient, SlackError
+from integrations.slack_format import plain_section
 from jobs.effects import Effect, EffectFailed
 from jobs.writeback import RecordWriter
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from integrations.slack import escape_text
+from integrations.slack_format import escape_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integrations.slack import (
-    REQUIRED_SCOPES,
-    SlackClient,
-    SlackError,
-    escape_text,
-    normalise_base_url,
-    plain_section,
-)
+from integrations.slack import REQUIRED_SCOPES, SlackClient, SlackError, normalise_base_url
+from integrations.slack_format import escape_text, plain_section
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-fake-token-0123456789"
