@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from integrations.errors import ServiceError
 from integrations.slack import REQUIRED_SCOPES, SlackClient, SlackError, normalise_base_url
-from integrations.slack_format import escape_text, plain_section
+from integrations.slack_format import Block, escape_text, plain_section
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-fake-token-0123456789"
@@ -245,6 +249,7 @@ def test_lost_answer_raises_unknown_outcome_then_find_posted_finds_it(slack: Sla
     with pytest.raises(SlackError) as info:
         slack.post(CIRCLE, "hello", metadata_key="join:rec1:2026-11")
     assert info.value.code == "unknown_outcome" and info.value.status == 0
+    assert info.value.outcome_unknown and info.value.retryable
     assert fake.calls("chat.postMessage") == 2  # never re-sent by the client
     assert len(fake.messages(CIRCLE)) == 2  # ... but it did go out
     found = slack.find_posted(CIRCLE, "join:rec1:2026-11", oldest=started)
@@ -274,7 +279,8 @@ def test_server_errors_on_post_are_unknown_outcome(
     fake.fail_next("chat.postMessage", error, status=status, after_apply=True)
     with pytest.raises(SlackError) as info:
         slack.post(CIRCLE, "hello", metadata_key="k")
-    assert info.value.code == "unknown_outcome"
+    assert info.value.code == "unknown_outcome" and info.value.outcome_unknown
+    assert error in info.value.message and info.value.status == status
     assert fake.calls("chat.postMessage") == 1
 
 
@@ -350,3 +356,170 @@ def test_escape_text_leaves_no_control_sequences(s: str) -> None:
 
 def test_plain_section_is_verbatim() -> None:
     assert plain_section("hi") == {"type": "section", "text": {"type": "mrkdwn", "text": "hi", "verbatim": True}}
+
+
+# --------------------------------------------------------------------------- one error root
+
+
+def test_slack_error_is_a_service_error_with_slack_words_and_url(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.scopes = ["users:read"]
+    with pytest.raises(ServiceError) as info:
+        slack.lookup_user_by_email("a@example.com")
+    err = info.value
+    assert isinstance(err, SlackError)
+    assert (err.code, err.status, err.message) == ("missing_scope", 200, "needed scope users:read.email")
+    assert err.url == fake.url + "users.lookupByEmail"
+    assert not err.retryable and not err.outcome_unknown and err.hint
+
+
+@pytest.mark.parametrize("code", sorted(SlackError.transient_codes))
+def test_transient_codes_are_retryable(code: str) -> None:
+    assert SlackError("chat.postMessage", code, status=200).retryable
+
+
+@pytest.mark.parametrize("code", sorted(SlackError.permanent_codes))
+def test_permanent_codes_are_not_retryable_whatever_the_status(code: str) -> None:
+    assert not SlackError("chat.postMessage", code, status=200).retryable
+    assert not SlackError("chat.postMessage", code, status=500).retryable
+
+
+def test_the_codes_jobs_kept_are_all_known_permanent() -> None:
+    from jobs.executors import PERMANENT_SLACK
+
+    assert set(PERMANENT_SLACK) <= SlackError.permanent_codes
+    assert not SlackError.permanent_codes & SlackError.transient_codes
+
+
+def test_slack_validation_words_reach_the_error(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    problem = "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    fake.fail_next(
+        "chat.postMessage",
+        "invalid_blocks",
+        extra={"errors": [problem], "response_metadata": {"messages": [f"[ERROR] {problem}"]}},
+    )
+    with pytest.raises(SlackError) as info:
+        slack.post(CIRCLE, "hello", metadata_key="k")
+    assert info.value.code == "invalid_blocks" and info.value.message == f"[ERROR] {problem}"
+    assert not info.value.retryable and not info.value.outcome_unknown
+
+
+def test_dm_to_a_deleted_or_unknown_user_is_user_not_found(slack: SlackClient, fake: FakeSlack) -> None:
+    gone = fake.add_user("gone@example.com", deleted=True)
+    for uid in (gone, "U0NOBODY00"):
+        with pytest.raises(SlackError) as info:
+            slack.open_dm(uid)
+        assert (info.value.code, info.value.method, info.value.status) == ("user_not_found", "conversations.open", 200)
+        assert not info.value.retryable
+
+
+# --------------------------------------------------------------------------- the fake's limits
+
+
+@pytest.fixture
+def web(fake: FakeSlack) -> WebClient:
+    """slack-sdk straight at the fake, no retries and no fitting: what Slack itself would answer."""
+    fake.add_channel(CIRCLE)
+    return WebClient(token=TOKEN, base_url=fake.url, timeout=5, retry_handlers=[])
+
+
+def slack_answer(web: WebClient, text: str, blocks: list[Block] | None = None) -> dict[str, Any]:
+    try:
+        response = web.chat_postMessage(channel=CIRCLE, text=text, blocks=blocks)
+    except SlackApiError as exc:
+        data = exc.response.data
+        assert isinstance(data, dict) and exc.response.status_code == 200
+        return data
+    assert isinstance(response.data, dict)
+    return response.data
+
+
+def test_fake_refuses_a_section_over_3000_characters_like_slack(web: WebClient) -> None:
+    assert slack_answer(web, "x", [plain_section("y" * 3_000)])["ok"] is True
+    answer = slack_answer(web, "x", [plain_section("ok"), plain_section("y" * 3_001)])
+    assert answer["error"] == "invalid_blocks"
+    assert answer["errors"] == [
+        "failed to match all allowed schemas [json-pointer:/blocks/1/text]",
+        "must be less than 3001 characters [json-pointer:/blocks/1/text/text]",
+    ]
+    assert answer["response_metadata"]["messages"] == [f"[ERROR] {e}" for e in answer["errors"]]
+
+
+def test_fake_refuses_more_than_50_blocks(web: WebClient) -> None:
+    answer = slack_answer(web, "x", [plain_section("b")] * 51)
+    assert answer["error"] == "invalid_blocks"
+    assert answer["errors"] == ["no more than 50 items allowed [json-pointer:/blocks]"]
+    assert slack_answer(web, "x", [plain_section("b")] * 50)["ok"] is True
+
+
+def test_fake_refuses_messages_that_are_too_long(web: WebClient) -> None:
+    assert slack_answer(web, "t" * 4_000)["ok"] is True
+    assert slack_answer(web, "t" * 4_001) == {"ok": False, "error": "msg_too_long"}
+    over_all = slack_answer(web, "t" * 3_000, [plain_section("s" * 3_000)] * 13)  # 42,000 in all
+    assert over_all == {"ok": False, "error": "msg_too_long"}
+    blocks_heavy = slack_answer(web, "t", [plain_section("s" * 2_700)] * 5)  # 13,500 of blocks
+    assert blocks_heavy == {"ok": False, "error": "msg_blocks_too_long"}
+
+
+def test_client_fits_what_the_fake_would_refuse(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    slack.post(CIRCLE, "t" * 50_000, blocks=[plain_section("s" * 3_500)] * 60, metadata_key="big")
+    (message,) = fake.messages(CIRCLE)
+    assert len(message["text"]) <= 4_000 and len(message["blocks"]) <= 50
+
+
+# --------------------------------------------------------------------------- look-ups that fail twice
+
+
+@pytest.mark.parametrize("html", [False, True])
+def test_lookup_that_fails_500_twice_is_retryable_not_not_found(
+    slack: SlackClient, fake: FakeSlack, sleeps: list[float], html: bool
+) -> None:
+    fake.add_user("ann@example.com")
+    for _ in range(2):
+        fake.fail_next("users.lookupByEmail", "internal_error", status=500, html=html)
+    with pytest.raises(SlackError) as info:
+        slack.lookup_user_by_email("ann@example.com")
+    err = info.value
+    assert (err.status, err.code) == (500, "http_error" if html else "internal_error")
+    assert err.retryable and not err.outcome_unknown
+    assert fake.calls("users.lookupByEmail") == 2 and sleeps == [1.0]
+
+
+def test_lookup_that_fails_500_once_is_found(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("ann@example.com")
+    fake.fail_next("users.lookupByEmail", "internal_error", status=502, html=True)
+    assert slack.lookup_user_by_email("ann@example.com") == uid
+
+
+def test_lookup_that_times_out_twice_is_retryable(fake: FakeSlack, sleeps: list[float]) -> None:
+    client = SlackClient(TOKEN, api_url=fake.url, timeout=1, sleep=sleeps.append)
+    fake.add_user("ann@example.com")
+    fake.slow_next("users.lookupByEmail", 1.6)
+    fake.slow_next("users.lookupByEmail", 1.6)
+    with pytest.raises(SlackError) as info:
+        client.lookup_user_by_email("ann@example.com")
+    assert (info.value.code, info.value.status) == ("network_error", 0)
+    assert info.value.retryable
+    assert fake.calls("users.lookupByEmail") == 2
+
+
+def test_lookup_that_times_out_once_is_found(fake: FakeSlack, sleeps: list[float]) -> None:
+    client = SlackClient(TOKEN, api_url=fake.url, timeout=1, sleep=sleeps.append)
+    uid = fake.add_user("ann@example.com")
+    fake.slow_next("users.lookupByEmail", 1.6)
+    assert client.lookup_user_by_email("ann@example.com") == uid
+    assert sleeps == [1.0]
+
+
+def test_post_that_times_out_is_unknown_outcome_and_reconciled(fake: FakeSlack) -> None:
+    client = SlackClient(TOKEN, api_url=fake.url, timeout=1, sleep=lambda _s: None)
+    fake.add_channel(CIRCLE)
+    started = time.time() - 5
+    fake.slow_next("chat.postMessage", 1.6)
+    with pytest.raises(SlackError) as info:
+        client.post(CIRCLE, "hello", metadata_key="slow:1")
+    err = info.value
+    assert (err.code, err.outcome_unknown, err.retryable) == ("unknown_outcome", True, True)
+    assert fake.calls("chat.postMessage") == 1
+    assert client.find_posted(CIRCLE, "slow:1", oldest=started) == fake.messages(CIRCLE)[0]["ts"]

@@ -1,14 +1,16 @@
 """integrations/slack_format.py: escapes that keep Airtable text from changing a message's shape,
-and fitting any message into Slack's limits."""
+and fitting any message into Slack's limits (checked again by the fake Slack, over real HTTP)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from integrations.slack import SlackClient
 from integrations.slack_format import (
     ELLIPSIS,
     MAX_BLOCKS,
@@ -24,6 +26,10 @@ from integrations.slack_format import (
     text_chars,
     truncate,
 )
+from tests.fakes.slack import FakeSlack
+
+TOKEN = "xoxb-fake-token-0123456789"
+CIRCLE = "G0CIRCLE01"
 
 LOOKALIKES = {"\u2217": "*", "\u02cd": "_", "\u223c": "~", "\u02cb": "`", "\ufe61": "\uff0a", "\u2e0f": "\uff3f"}
 BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -31,6 +37,19 @@ BROADCAST = re.compile(r"@(channel|here|everyone)", re.IGNORECASE)
 BAD_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 HEADER_START = re.compile(r"^[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]*:")
 QUOTE_START = re.compile(r"^[ \t]*(&gt;|\uff1e)")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("SKIP_SLACK_SDK_WARNING", "1")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack(TOKEN) as server:
+        yield server
 
 
 def unconfuse(text: str) -> str:
@@ -227,3 +246,16 @@ def test_fit_message_caps_fields_and_headers() -> None:
 def test_fit_message_always_fits(text: str, sections: list[str]) -> None:
     fitted_text, fitted = fit_message(escape_block(text), [plain_section(escape_block(s) or "-") for s in sections])
     assert_fits(fitted_text, fitted)
+
+
+# --------------------------------------------------------------------------- through Slack (the fake)
+
+
+def test_a_huge_message_posts_after_fitting_and_the_fake_checks_the_limits(fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    slack = SlackClient(TOKEN, api_url=fake.url, timeout=5, sleep=lambda _s: None)
+    text, blocks = huge_message()
+    ts = slack.post(CIRCLE, text, blocks=blocks, metadata_key="welcome:huge")
+    (message,) = fake.messages(CIRCLE)
+    assert message["ts"] == ts
+    assert_fits(message["text"], message["blocks"])
