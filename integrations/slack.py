@@ -7,11 +7,12 @@ code, Slack's own words, the URL and the API method; the token never appears in 
 ``err.retryable`` and ``err.outcome_unknown``, never a list of codes of their own.
 
 Retries: a 429 is retried (bounded, after ``Retry-After``) for every call, since Slack rejected
-the request.  Idempotent calls (look-ups, invite, kick, open, history, info) are also retried
-once after a lost connection, a timeout or a 5xx.  ``chat.postMessage`` is NOT: a lost answer,
-timeout or 5xx raises ``SlackError(code="unknown_outcome", outcome_unknown=True)`` and the caller
-reconciles with :meth:`SlackClient.find_posted` (the message carries a metadata key) before
-posting again.
+the request.  Idempotent calls (look-ups, invite, kick, open, history, info, the upload ticket)
+are also retried once after a lost connection, a timeout or a 5xx.  The two calls that publish
+something are NOT: ``chat.postMessage`` and ``files.completeUploadExternal``.  A lost answer,
+timeout or 5xx there raises ``SlackError(code="unknown_outcome", outcome_unknown=True)`` and the
+caller reconciles with :meth:`SlackClient.find_posted` (the message carries a metadata key) or
+:meth:`SlackClient.find_uploaded` before publishing again.
 
 Text helpers (escaping, blocks, fitting a message into Slack's limits) live in
 :mod:`integrations.slack_format`.  Nothing here knows about partners or rules.
@@ -43,6 +44,7 @@ from slack_sdk.web.slack_response import SlackResponse
 from integrations.errors import ServiceError
 from integrations.http import retry_after_seconds, scrub
 from integrations.slack_format import (
+    MAX_FALLBACK_CHARS,
     METADATA_EVENT_TYPE,
     Block,
     fit_message,
@@ -66,21 +68,25 @@ REQUIRED_SCOPES = [
     "users:read.email",  # users.lookupByEmail
     "groups:write",  # conversations.invite / conversations.kick on private channels
     "groups:read",  # conversations.info on private channels (`check`)
-    "groups:history",  # conversations.history on private channels (find_posted)
+    "groups:history",  # conversations.history on private channels (find_posted, find_uploaded)
     "channels:read",  # conversations.info on a public managers' channel (`check`)
-    "channels:history",  # conversations.history on a public managers' channel (find_posted)
+    "channels:history",  # conversations.history on a public managers' channel (find_posted, find_uploaded)
     "chat:write",  # chat.postMessage
     "im:write",  # conversations.open (1:1 DM)
     "im:history",  # conversations.history on a DM (find_posted after an unknown-outcome nudge)
+    "files:write",  # files.getUploadURLExternal + files.completeUploadExternal (the digest's chart)
 ]
 
 # Calls that publish something: never repeated after an answer that may have been lost.
-PUBLISHING_METHODS = frozenset({"chat.postMessage"})
+PUBLISHING_METHODS = frozenset({"chat.postMessage", "files.completeUploadExternal"})
 # Slack codes meaning "the server may have done part of the work" (besides HTTP 5xx).
 AMBIGUOUS_CODES = frozenset({"fatal_error", "internal_error", "request_timeout", "service_unavailable"})
 # Codes a look-up by e-mail uses for "no such member" (users_not_found today, user_not_found in older docs).
 NOT_FOUND_CODES = frozenset({"users_not_found", "user_not_found"})
+# Codes meaning "the bot cannot see or post in this channel".
+CHANNEL_CODES = frozenset({"channel_not_found", "not_in_channel", "invalid_channel"})
 UNKNOWN_OUTCOME = "unknown_outcome"
+UPLOAD_STEP = "files.upload"  # the POST of the bytes to the upload URL (not a Web API method)
 
 HINT_BOT_NOT_MEMBER = (
     "the bot cannot see or act in this channel: add the app to the private channel first "
@@ -89,6 +95,7 @@ HINT_BOT_NOT_MEMBER = (
 HINT_MISSING_SCOPE = "add the missing scope to the Slack app (OAuth & Permissions) and reinstall it"
 HINT_AUTH = "SLACK_BOT_TOKEN is wrong, revoked, or for another workspace: copy the Bot User OAuth Token again"
 HINT_POSTED = "the message may have been posted - check with find_posted before re-sending"
+HINT_UPLOADED = "the file may have been shared - check with find_uploaded before uploading again"
 
 _AUTH_CODES = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 _NETWORK_ERRORS = (OSError, http.client.HTTPException)
@@ -99,8 +106,8 @@ _MAX_WORDS = 300
 class SlackError(ServiceError):
     """A Slack call failed.  ``code`` is Slack's ``error``; ``method`` the Web API method.
 
-    Also ``needed``/``provided`` (scopes, on ``missing_scope``) and ``retry_after`` (seconds, on
-    a 429).
+    Also ``needed``/``provided`` (scopes, on ``missing_scope``), ``retry_after`` (seconds, on a
+    429) and ``file_id`` (the upload ticket, when an upload's outcome is unknown).
     """
 
     service: ClassVar[str] = "Slack"
@@ -118,6 +125,7 @@ class SlackError(ServiceError):
             "org_login_required",
             "network_error",
             "http_error",
+            "upload_failed",  # the bytes did not arrive: nothing was shared, a new upload works
             UNKNOWN_OUTCOME,
         }
     )
@@ -186,6 +194,10 @@ class SlackError(ServiceError):
             "unknown_method",
             "method_deprecated",
             "deprecated_endpoint",
+            # files
+            "storage_limit_reached",
+            "file_uploads_disabled",
+            "file_upload_size_restricted",
             "client_error",
         }
     )
@@ -203,11 +215,13 @@ class SlackError(ServiceError):
         needed: str = "",
         provided: str = "",
         retry_after: float | None = None,
+        file_id: str = "",
     ) -> None:
         self.method = method
         self.needed = needed
         self.provided = provided
         self.retry_after = retry_after
+        self.file_id = file_id
         super().__init__(status, code, message, url=url, outcome_unknown=outcome_unknown, hint=hint)
 
     def with_hint(self, hint: str) -> SlackError:
@@ -223,6 +237,7 @@ class SlackError(ServiceError):
             needed=self.needed,
             provided=self.provided,
             retry_after=self.retry_after,
+            file_id=self.file_id,
         )
 
 
@@ -341,6 +356,24 @@ class _ServerErrorRetry(_SleepMixin, ServerErrorRetryHandler):
         return _repeatable(request) and response is not None and response.status_code >= 500
 
 
+class _TracingWebClient(WebClient):
+    """slack-sdk's WebClient, remembering the last Web API method it called and the last upload ticket.
+
+    ``files_upload_v2`` makes three requests and only the last (files.completeUploadExternal)
+    shares the file, so a failure means "maybe shared" only when that request was under way.
+    """
+
+    last_method: str = ""
+    last_file_id: str = ""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        self.last_method = api_method
+        response = super().api_call(api_method, **kwargs)
+        if api_method == "files.getUploadURLExternal":
+            self.last_file_id = str(response.get("file_id") or "")
+        return response
+
+
 def normalise_base_url(url: str) -> str:
     url = (url or DEFAULT_API_URL).strip()
     return url if url.endswith("/") else url + "/"
@@ -364,7 +397,7 @@ class SlackClient:
     ) -> None:
         self.api_url = normalise_base_url(api_url)
         self._token = token
-        self._web = WebClient(
+        self._web = _TracingWebClient(
             token=token,
             base_url=self.api_url,
             timeout=timeout,
@@ -402,7 +435,7 @@ class SlackClient:
     def _client_error(self, method: str, exc: SlackClientError) -> SlackError:
         return SlackError(method, "client_error", message=type(exc).__name__, url=self._url(method))
 
-    def _unknown(self, method: str, status: int, why: str, hint: str) -> SlackError:
+    def _unknown(self, method: str, status: int, why: str, hint: str, file_id: str = "") -> SlackError:
         return SlackError(
             method,
             UNKNOWN_OUTCOME,
@@ -411,6 +444,7 @@ class SlackClient:
             url=self._url(method),
             outcome_unknown=True,
             hint=hint,
+            file_id=file_id,
         )
 
     def _history(self, channel: str, oldest: float) -> Iterator[dict[str, Any]]:
@@ -554,6 +588,80 @@ class SlackClient:
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == METADATA_EVENT_TYPE and payload.get("key") == metadata_key:
                 return str(message["ts"])
+        return None
+
+    # files ------------------------------------------------------------------------------------
+
+    def upload_file(
+        self, channel: str, filename: str, content: bytes, title: str, initial_comment: str | None = None
+    ) -> str:
+        """Share ``content`` as a file in ``channel`` (with an optional message); returns the file id.
+
+        slack-sdk's ``files_upload_v2``: files.getUploadURLExternal (a ticket: file id and upload
+        URL), a POST of the bytes to that URL, then files.completeUploadExternal with
+        ``channel_id``, which shares it.  A failure before the last step shared nothing (retryable
+        ``upload_failed``/``network_error``); a lost answer on the last step raises
+        ``unknown_outcome`` (``outcome_unknown=True``, ``file_id`` set): call
+        :meth:`find_uploaded` with the title (make it unique, e.g. with the week) or the file id
+        before uploading again.  ``initial_comment`` is sent as given: escape outside values.
+        One upload at a time per client (the step under way is remembered on the client).
+        """
+        self._web.last_method = self._web.last_file_id = ""
+        comment = truncate(initial_comment, MAX_FALLBACK_CHARS) if initial_comment else None
+        try:
+            response = self._web.files_upload_v2(
+                channel=channel, filename=filename, content=content, title=title, initial_comment=comment
+            )
+        except SlackApiError as exc:
+            raise self._upload_api_error(exc) from None
+        except SlackClientError as exc:
+            raise self._upload_client_error(exc) from None
+        except _NETWORK_ERRORS as exc:
+            raise self._upload_lost(exc) from None
+        file = response.get("file") or {}
+        file_id = str(file.get("id") or self._web.last_file_id)
+        if not file_id:
+            raise self._unknown("files.completeUploadExternal", response.status_code, "no file id", HINT_UPLOADED)
+        return file_id
+
+    def _upload_api_error(self, exc: SlackApiError) -> SlackError:
+        method = self._web.last_method or "files.getUploadURLExternal"
+        err = self._api_error(method, exc)
+        if method in PUBLISHING_METHODS and (err.status >= 500 or err.code in AMBIGUOUS_CODES):
+            return self._unknown(method, err.status, err.code, HINT_UPLOADED, self._web.last_file_id)
+        return err.with_hint(HINT_BOT_NOT_MEMBER) if err.code in CHANNEL_CODES else err
+
+    def _upload_client_error(self, exc: SlackClientError) -> SlackError:
+        if self._web.last_file_id and self._web.last_method == "files.getUploadURLExternal":
+            # slack-sdk raises SlackRequestError when the upload URL answers anything but 200.
+            return SlackError(UPLOAD_STEP, "upload_failed", message="the upload URL refused the file's bytes")
+        return self._client_error(self._web.last_method or "files.getUploadURLExternal", exc)
+
+    def _upload_lost(self, exc: BaseException) -> SlackError:
+        method = self._web.last_method or "files.getUploadURLExternal"
+        if method in PUBLISHING_METHODS:
+            return self._unknown(method, 0, type(exc).__name__, HINT_UPLOADED, self._web.last_file_id)
+        if not self._web.last_file_id:  # no ticket: files.getUploadURLExternal had no answer
+            return SlackError(
+                method, "network_error", message=f"no answer: {type(exc).__name__}", url=self._url(method)
+            )
+        status = exc.code if isinstance(exc, urllib.error.HTTPError) else 0
+        why = f"HTTP {status}" if status else type(exc).__name__
+        # The upload URL is a one-time capability: it stays out of the error.
+        return SlackError(
+            UPLOAD_STEP, "upload_failed", status=status, message=f"the file's bytes did not arrive ({why})"
+        )
+
+    def find_uploaded(self, channel: str, marker: str, *, oldest: float) -> str | None:
+        """The id of a file shared in ``channel`` after ``oldest`` whose title or id is ``marker``, or None.
+
+        Reads the channel's history (the share is a message carrying the file), so it needs no
+        scope beyond the history ones; Slack may take a moment to show a fresh share.
+        """
+        for message in self._history(channel, oldest):
+            for file in message.get("files") or []:
+                if marker in (file.get("id"), file.get("title")):
+                    return str(file["id"])
         return None
 
     # check ------------------------------------------------------------------------------------

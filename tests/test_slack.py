@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import time
+import urllib.request
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -523,3 +527,132 @@ def test_post_that_times_out_is_unknown_outcome_and_reconciled(fake: FakeSlack) 
     assert (err.code, err.outcome_unknown, err.retryable) == ("unknown_outcome", True, True)
     assert fake.calls("chat.postMessage") == 1
     assert client.find_posted(CIRCLE, "slow:1", oldest=started) == fake.messages(CIRCLE)[0]["ts"]
+
+
+# --------------------------------------------------------------------------- file uploads
+
+
+def png(width: int = 64, height: int = 32) -> bytes:
+    """A real PNG (signature with CR LF, compressed rows holding every byte value)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes(((x * 37) % 256, (y * 91) % 256, (x * y) % 256)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+TITLE = "Partner program 2026-W45"
+
+
+def test_png_uploaded_through_slack_sdk_arrives_byte_identical(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    chart = png()
+    file_id = slack.upload_file(CIRCLE, "digest-2026-W45.png", chart, TITLE, "Referrals per week")
+    (stored,) = fake.files(CIRCLE)
+    assert stored["content"] == chart
+    assert (stored["id"], stored["title"], stored["mimetype"]) == (file_id, TITLE, "image/png")
+    assert stored["initial_comment"] == "Referrals per week"
+    ticket, complete = fake.requests
+    assert (ticket["method"], complete["method"]) == ("files.getUploadURLExternal", "files.completeUploadExternal")
+    assert ticket["params"]["filename"] == "digest-2026-W45.png" and int(ticket["params"]["length"]) == len(chart)
+    assert json.loads(complete["params"]["files"]) == [{"id": file_id, "title": TITLE}]
+    assert complete["params"]["channel_id"] == CIRCLE
+    assert fake.calls("upload") == 1
+    shared = fake.messages(CIRCLE)[-1]
+    assert shared["files"][0]["id"] == file_id and shared["text"] == "Referrals per week"
+
+
+def test_upload_url_points_back_at_the_fake_and_needs_no_token(fake: FakeSlack) -> None:
+    web = WebClient(token=TOKEN, base_url=fake.url, timeout=5)
+    ticket = web.files_getUploadURLExternal(filename="a.png", length=3)
+    url = str(ticket["upload_url"])
+    assert url.startswith(fake.base + "/upload/v1/") and url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"abc", method="POST"), timeout=5) as answer:
+        assert (answer.status, answer.read()) == (200, b"OK - 3")
+
+
+def test_find_uploaded_by_title_or_id(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    slack.post(CIRCLE, "before", metadata_key="m")
+    file_id = slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    slack.post(CIRCLE, "after", metadata_key="n")
+    assert slack.find_uploaded(CIRCLE, TITLE, oldest=0) == file_id
+    assert slack.find_uploaded(CIRCLE, file_id, oldest=0) == file_id
+    assert slack.find_uploaded(CIRCLE, "Partner program 2026-W46", oldest=0) is None
+
+
+def test_upload_needs_files_write(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    fake.scopes.remove("files:write")
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.needed, err.method) == ("missing_scope", "files:write", "files.getUploadURLExternal")
+    assert not err.retryable
+    assert fake.calls("upload") == 0 and fake.files(CIRCLE) == []
+
+
+def test_lost_answer_on_complete_is_unknown_outcome_and_find_uploaded_finds_it(
+    slack: SlackClient, fake: FakeSlack
+) -> None:
+    fake.add_channel(CIRCLE)
+    started = time.time() - 5
+    fake.fail_next("files.completeUploadExternal", drop=True, after_apply=True)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.method, err.outcome_unknown) == ("unknown_outcome", "files.completeUploadExternal", True)
+    assert err.file_id and "find_uploaded" in err.hint
+    assert fake.calls("files.completeUploadExternal") == 1  # never repeated by the client
+    assert [f["id"] for f in fake.files(CIRCLE)] == [err.file_id]  # ... but it was shared
+    assert slack.find_uploaded(CIRCLE, TITLE, oldest=started) == err.file_id
+
+
+@pytest.mark.parametrize(("status", "after_apply"), [(0, False), (500, True), (200, True)])
+def test_complete_without_a_clear_answer_is_unknown_outcome(
+    slack: SlackClient, fake: FakeSlack, status: int, after_apply: bool
+) -> None:
+    fake.add_channel(CIRCLE)
+    if status == 0:
+        fake.fail_next("files.completeUploadExternal", drop=True)
+    else:
+        fake.fail_next("files.completeUploadExternal", "fatal_error", status=status, after_apply=after_apply)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    assert info.value.outcome_unknown and info.value.code == "unknown_outcome"
+    assert fake.calls("files.completeUploadExternal") == 1
+    assert (slack.find_uploaded(CIRCLE, TITLE, oldest=0) is not None) == after_apply
+
+
+def test_bytes_refused_by_the_upload_url_share_nothing_and_are_retryable(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    fake.fail_next("upload", status=500)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.status, err.outcome_unknown, err.retryable) == ("upload_failed", 500, False, True)
+    assert "/upload/v1/" not in str(err)  # the upload URL is a one-time capability
+    assert fake.calls("files.completeUploadExternal") == 0 and fake.files(CIRCLE) == []
+    assert slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    assert len(fake.files(CIRCLE)) == 1
+
+
+def test_lost_ticket_is_asked_again(slack: SlackClient, fake: FakeSlack, sleeps: list[float]) -> None:
+    fake.add_channel(CIRCLE)
+    fake.fail_next("files.getUploadURLExternal", drop=True)
+    assert slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    assert fake.calls("files.getUploadURLExternal") == 2 and sleeps == [1.0]
+
+
+def test_upload_to_a_channel_the_bot_cannot_see(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE, bot_member=False)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.method, err.retryable) == ("channel_not_found", "files.completeUploadExternal", False)
+    assert "/invite" in err.hint

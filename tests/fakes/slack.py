@@ -5,8 +5,9 @@ Every call is ``POST {url}{method}`` with ``Authorization: Bearer <token>`` and 
 form-encoded body (slack-sdk sends chat.* as JSON, the rest as forms); both are parsed.
 Errors look like Slack's: HTTP 200 with ``{"ok": false, "error": ...}`` (plus Slack's
 ``errors``/``response_metadata.messages`` where Slack sends them); a rate limit is HTTP 429 with
-``Retry-After``.  State (users, channels, messages, DMs) lives in dicts; drive and inspect it with
-``add_user``, ``add_channel``, ``messages``, ``calls``, ``fail_next``, ``slow_next``, ``scopes``.
+``Retry-After``.  State (users, channels, messages, DMs, files) lives in dicts; drive and inspect it
+with ``add_user``, ``add_channel``, ``messages``, ``files``, ``calls``, ``fail_next``,
+``slow_next``, ``scopes``.
 
 Message limits are enforced as Slack does (see integrations/slack_format.py for the sources): a
 section text over 3,000 characters (a field over 2,000, more than 10 fields, a header over 150, an
@@ -14,12 +15,19 @@ empty text) or more than 50 blocks → ``invalid_blocks``; a message over 40,000
 or a top-level ``text`` over 4,000 → ``msg_too_long``; block texts over about 13,200 →
 ``msg_blocks_too_long``.
 
+File uploads follow files_upload_v2: files.getUploadURLExternal hands out a file id and an upload
+URL on this same server (``/upload/v1/<ticket>``, no token needed, as on Slack), the bytes are
+POSTed there, and files.completeUploadExternal shares the file in ``channel_id`` as a message
+carrying it.  ``fake.files(channel)`` returns what arrived, bytes included.
 Standard library only.
 """
 
 from __future__ import annotations
 
 import json
+import mimetypes
+import re
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
@@ -44,6 +52,7 @@ DEFAULT_SCOPES = [
     "chat:write",
     "im:write",
     "im:history",
+    "files:write",
 ]
 TEAM_ID = "T0FAKE0001"
 BOT_USER_ID = "U0FAKEBOT1"
@@ -57,6 +66,8 @@ MAX_BLOCKS = 50
 MESSAGE_LIMIT = 40_000
 TEXT_LIMIT = 4_000
 BLOCKS_CHARS_LIMIT = 13_200
+UPLOAD = "upload"  # fail_next / slow_next key for the POST of a file's bytes to its upload URL
+_CHANNEL_ID_RE = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")
 
 
 @dataclass
@@ -159,6 +170,9 @@ class FakeSlack:
         self.requests: list[Json] = []  # {"method", "params", "json"} for every call received
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._delays: dict[str, deque[float]] = defaultdict(deque)
+        self._tickets: dict[str, Json] = {}  # upload ticket -> {"id", "filename", "length", "content"}
+        self._files: dict[str, list[Json]] = defaultdict(list)  # channel -> shared files (with bytes)
+        self._next_file = 1
         self._lock = threading.RLock()
         self._last_ts = 0.0
         self._next_user = 1
@@ -247,6 +261,12 @@ class FakeSlack:
             out = [dict(m) for msgs in self._messages.values() for m in msgs]
             return sorted(out, key=lambda m: _ts_key(m["ts"]))
 
+    def files(self, channel: str) -> list[Json]:
+        """Files shared in ``channel``, oldest first: {"id", "name", "title", "mimetype", "content" (bytes),
+        "initial_comment", "ts"}."""
+        with self._lock:
+            return [dict(f) for f in self._files.get(channel, [])]
+
     def calls(self, method: str) -> int:
         with self._lock:
             return self._calls[method]
@@ -263,7 +283,7 @@ class FakeSlack:
         extra: Json | None = None,
         html: bool = False,
     ) -> None:
-        """Make the next call of ``method`` fail.
+        """Make the next call of ``method`` fail (``method`` "upload": the POST of a file's bytes).
 
         ``status`` defaults to 429 for "ratelimited" (with ``Retry-After: 1`` unless given) and 200
         otherwise.  ``after_apply`` performs the call's effect first, then fails; ``drop`` closes
@@ -311,6 +331,22 @@ class FakeSlack:
                 return self._fail(failure, headers)
             return Reply(200, body, headers, delay=delay)
 
+    def handle_upload(self, ticket: str, content: bytes) -> Reply:
+        """The answer of an upload URL to the POST of a file's bytes (plain text, as on Slack)."""
+        with self._lock:
+            self._calls[UPLOAD] += 1
+            failure = self._failures[UPLOAD].popleft() if self._failures[UPLOAD] else None
+            delay = self._delays[UPLOAD].popleft() if self._delays[UPLOAD] else 0.0
+            if failure is not None and not failure.after_apply:
+                return self._fail(failure, {})
+            pending = self._tickets.get(ticket)
+            if pending is None:
+                return Reply(404, "Not Found", {})
+            pending["content"] = content
+            if failure is not None:
+                return self._fail(failure, {})
+            return Reply(200, f"OK - {len(content)}", {}, delay=delay)
+
     def _fail(self, failure: Failure, headers: dict[str, str]) -> Reply:
         if failure.drop:
             return Reply(0, {}, headers, drop=True)
@@ -331,6 +367,8 @@ class FakeSlack:
             "conversations.info": self._info,
             "conversations.history": self._history,
             "chat.postMessage": self._post,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -574,6 +612,87 @@ class FakeSlack:
         if blocks_chars > BLOCKS_CHARS_LIMIT:
             raise _ApiError("msg_blocks_too_long")
 
+    def _share_target(self, params: Json) -> str | None:
+        """The channel a completed upload is shared in (None: the file stays private)."""
+        cid = str(params.get("channel_id") or "")
+        if not cid:
+            return None
+        if not _CHANNEL_ID_RE.match(cid):
+            raise _invalid(
+                "invalid_arguments",
+                [f"input must match regex pattern: {_CHANNEL_ID_RE.pattern} [json-pointer:/channel_id]"],
+            )
+        channel = self.channels.get(cid)
+        if channel is None or (channel["private"] and self.bot_user_id not in channel["members"]):
+            raise _ApiError("channel_not_found")
+        if self.bot_user_id not in channel["members"]:
+            raise _ApiError("not_in_channel")
+        if channel["archived"]:
+            raise _ApiError("is_archived")
+        return cid
+
+    def _get_upload_url(self, params: Json) -> Json:
+        self._need("files:write")
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(params.get("length") or 0)
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+        if not filename or length <= 0:
+            raise _ApiError("missing_argument")
+        if len(str(params.get("alt_txt") or "")) > 1000:
+            raise _ApiError("alt_txt_too_large")
+        file_id = f"F{self._next_file:09d}"
+        self._next_file += 1
+        ticket = secrets.token_urlsafe(12)
+        self._tickets[ticket] = {"id": file_id, "filename": filename, "length": length, "content": None}
+        return {"upload_url": f"{self.base}/upload/v1/{ticket}", "file_id": file_id}
+
+    def _uploaded(self, file_id: str) -> tuple[str, Json]:
+        for ticket, pending in self._tickets.items():
+            if pending["id"] == file_id and pending["content"] is not None:
+                return ticket, pending
+        raise _ApiError("file_not_found")
+
+    def _complete_upload(self, params: Json) -> Json:
+        self._need("files:write")
+        try:
+            wanted = json.loads(str(params.get("files") or ""))
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) and f.get("id") for f in wanted):
+            raise _ApiError("invalid_arguments")
+        found = [(self._uploaded(str(f["id"])), f) for f in wanted]
+        channel = self._share_target(params)
+        files = []
+        for (ticket, pending), asked in found:
+            del self._tickets[ticket]  # a ticket completes once
+            name = pending["filename"]
+            files.append(
+                {
+                    "id": pending["id"],
+                    "name": name,
+                    "title": str(asked.get("title") or name),
+                    "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                    "size": len(pending["content"]),
+                    "user": self.bot_user_id,
+                    "content": pending["content"],
+                }
+            )
+        if channel is not None:
+            self._share(channel, files, str(params.get("initial_comment") or ""))
+        return {"files": [{k: v for k, v in f.items() if k != "content"} for f in files]}
+
+    def _share(self, channel: str, files: list[Json], comment: str) -> None:
+        ts = self._new_ts()
+        public = [{k: v for k, v in f.items() if k != "content"} for f in files]
+        message: Json = {"type": "message", "ts": ts, "user": self.bot_user_id, "text": comment, "files": public}
+        message["upload"] = True
+        message["channel"] = channel
+        self._messages[channel].append(message)
+        for f in files:
+            self._files[channel].append({**f, "initial_comment": comment, "ts": ts})
+
 
 def _parse_body(raw: bytes, content_type: str) -> Json:
     text = raw.decode("utf-8") if raw else ""
@@ -599,6 +718,9 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _dispatch(self, raw: bytes) -> None:
             parts = urlsplit(self.path)
+            if parts.path.startswith("/upload/v1/"):
+                self._answer(fake.handle_upload(parts.path[len("/upload/v1/") :], raw))
+                return
             if not parts.path.startswith("/api/"):
                 self._send(Reply(404, {"ok": False, "error": "unknown_method"}, {}))
                 return
