@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import time
+import urllib.request
+import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from integrations.slack import (
-    REQUIRED_SCOPES,
-    SlackClient,
-    SlackError,
-    escape_text,
-    normalise_base_url,
-    plain_section,
-)
+from integrations.errors import ServiceError
+from integrations.slack import REQUIRED_SCOPES, SlackClient, SlackError, normalise_base_url
+from integrations.slack_format import Block, escape_text, plain_section
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-fake-token-0123456789"
@@ -251,6 +253,7 @@ def test_lost_answer_raises_unknown_outcome_then_find_posted_finds_it(slack: Sla
     with pytest.raises(SlackError) as info:
         slack.post(CIRCLE, "hello", metadata_key="join:rec1:2026-11")
     assert info.value.code == "unknown_outcome" and info.value.status == 0
+    assert info.value.outcome_unknown and info.value.retryable
     assert fake.calls("chat.postMessage") == 2  # never re-sent by the client
     assert len(fake.messages(CIRCLE)) == 2  # ... but it did go out
     found = slack.find_posted(CIRCLE, "join:rec1:2026-11", oldest=started)
@@ -280,7 +283,8 @@ def test_server_errors_on_post_are_unknown_outcome(
     fake.fail_next("chat.postMessage", error, status=status, after_apply=True)
     with pytest.raises(SlackError) as info:
         slack.post(CIRCLE, "hello", metadata_key="k")
-    assert info.value.code == "unknown_outcome"
+    assert info.value.code == "unknown_outcome" and info.value.outcome_unknown
+    assert error in info.value.message and info.value.status == status
     assert fake.calls("chat.postMessage") == 1
 
 
@@ -356,3 +360,292 @@ def test_escape_text_leaves_no_control_sequences(s: str) -> None:
 
 def test_plain_section_is_verbatim() -> None:
     assert plain_section("hi") == {"type": "section", "text": {"type": "mrkdwn", "text": "hi", "verbatim": True}}
+
+
+# --------------------------------------------------------------------------- one error root
+
+
+def test_slack_error_is_a_service_error_with_slack_words_and_url(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.scopes = ["users:read"]
+    with pytest.raises(ServiceError) as info:
+        slack.lookup_user_by_email("a@example.com")
+    err = info.value
+    assert isinstance(err, SlackError)
+    assert (err.code, err.status, err.message) == ("missing_scope", 200, "needed scope users:read.email")
+    assert err.url == fake.url + "users.lookupByEmail"
+    assert not err.retryable and not err.outcome_unknown and err.hint
+
+
+@pytest.mark.parametrize("code", sorted(SlackError.transient_codes))
+def test_transient_codes_are_retryable(code: str) -> None:
+    assert SlackError("chat.postMessage", code, status=200).retryable
+
+
+@pytest.mark.parametrize("code", sorted(SlackError.permanent_codes))
+def test_permanent_codes_are_not_retryable_whatever_the_status(code: str) -> None:
+    assert not SlackError("chat.postMessage", code, status=200).retryable
+    assert not SlackError("chat.postMessage", code, status=500).retryable
+
+
+def test_slack_validation_words_reach_the_error(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    problem = "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    fake.fail_next(
+        "chat.postMessage",
+        "invalid_blocks",
+        extra={"errors": [problem], "response_metadata": {"messages": [f"[ERROR] {problem}"]}},
+    )
+    with pytest.raises(SlackError) as info:
+        slack.post(CIRCLE, "hello", metadata_key="k")
+    assert info.value.code == "invalid_blocks" and info.value.message == f"[ERROR] {problem}"
+    assert not info.value.retryable and not info.value.outcome_unknown
+
+
+def test_dm_to_a_deleted_or_unknown_user_is_user_not_found(slack: SlackClient, fake: FakeSlack) -> None:
+    gone = fake.add_user("gone@example.com", deleted=True)
+    for uid in (gone, "U0NOBODY00"):
+        with pytest.raises(SlackError) as info:
+            slack.open_dm(uid)
+        assert (info.value.code, info.value.method, info.value.status) == ("user_not_found", "conversations.open", 200)
+        assert not info.value.retryable
+
+
+# --------------------------------------------------------------------------- the fake's limits
+
+
+@pytest.fixture
+def web(fake: FakeSlack) -> WebClient:
+    """slack-sdk straight at the fake, no retries and no fitting: what Slack itself would answer."""
+    fake.add_channel(CIRCLE)
+    return WebClient(token=TOKEN, base_url=fake.url, timeout=5, retry_handlers=[])
+
+
+def slack_answer(web: WebClient, text: str, blocks: list[Block] | None = None) -> dict[str, Any]:
+    try:
+        response = web.chat_postMessage(channel=CIRCLE, text=text, blocks=blocks)
+    except SlackApiError as exc:
+        data = exc.response.data
+        assert isinstance(data, dict) and exc.response.status_code == 200
+        return data
+    assert isinstance(response.data, dict)
+    return response.data
+
+
+def test_fake_refuses_a_section_over_3000_characters_like_slack(web: WebClient) -> None:
+    assert slack_answer(web, "x", [plain_section("y" * 3_000)])["ok"] is True
+    answer = slack_answer(web, "x", [plain_section("ok"), plain_section("y" * 3_001)])
+    assert answer["error"] == "invalid_blocks"
+    assert answer["errors"] == [
+        "failed to match all allowed schemas [json-pointer:/blocks/1/text]",
+        "must be less than 3001 characters [json-pointer:/blocks/1/text/text]",
+    ]
+    assert answer["response_metadata"]["messages"] == [f"[ERROR] {e}" for e in answer["errors"]]
+
+
+def test_fake_refuses_more_than_50_blocks(web: WebClient) -> None:
+    answer = slack_answer(web, "x", [plain_section("b")] * 51)
+    assert answer["error"] == "invalid_blocks"
+    assert answer["errors"] == ["no more than 50 items allowed [json-pointer:/blocks]"]
+    assert slack_answer(web, "x", [plain_section("b")] * 50)["ok"] is True
+
+
+def test_fake_refuses_messages_that_are_too_long(web: WebClient) -> None:
+    assert slack_answer(web, "t" * 4_000)["ok"] is True
+    assert slack_answer(web, "t" * 4_001) == {"ok": False, "error": "msg_too_long"}
+    over_all = slack_answer(web, "t" * 3_000, [plain_section("s" * 3_000)] * 13)  # 42,000 in all
+    assert over_all == {"ok": False, "error": "msg_too_long"}
+    blocks_heavy = slack_answer(web, "t", [plain_section("s" * 2_700)] * 5)  # 13,500 of blocks
+    assert blocks_heavy == {"ok": False, "error": "msg_blocks_too_long"}
+
+
+def test_client_fits_what_the_fake_would_refuse(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    slack.post(CIRCLE, "t" * 50_000, blocks=[plain_section("s" * 3_500)] * 60, metadata_key="big")
+    (message,) = fake.messages(CIRCLE)
+    assert len(message["text"]) <= 4_000 and len(message["blocks"]) <= 50
+
+
+# --------------------------------------------------------------------------- look-ups that fail twice
+
+
+@pytest.mark.parametrize("html", [False, True])
+def test_lookup_that_fails_500_twice_is_retryable_not_not_found(
+    slack: SlackClient, fake: FakeSlack, sleeps: list[float], html: bool
+) -> None:
+    fake.add_user("ann@example.com")
+    for _ in range(2):
+        fake.fail_next("users.lookupByEmail", "internal_error", status=500, html=html)
+    with pytest.raises(SlackError) as info:
+        slack.lookup_user_by_email("ann@example.com")
+    err = info.value
+    assert (err.status, err.code) == (500, "http_error" if html else "internal_error")
+    assert err.retryable and not err.outcome_unknown
+    assert fake.calls("users.lookupByEmail") == 2 and sleeps == [1.0]
+
+
+def test_lookup_that_fails_500_once_is_found(slack: SlackClient, fake: FakeSlack) -> None:
+    uid = fake.add_user("ann@example.com")
+    fake.fail_next("users.lookupByEmail", "internal_error", status=502, html=True)
+    assert slack.lookup_user_by_email("ann@example.com") == uid
+
+
+def test_lookup_that_times_out_twice_is_retryable(fake: FakeSlack, sleeps: list[float]) -> None:
+    client = SlackClient(TOKEN, api_url=fake.url, timeout=1, sleep=sleeps.append)
+    fake.add_user("ann@example.com")
+    fake.slow_next("users.lookupByEmail", 1.6)
+    fake.slow_next("users.lookupByEmail", 1.6)
+    with pytest.raises(SlackError) as info:
+        client.lookup_user_by_email("ann@example.com")
+    assert (info.value.code, info.value.status) == ("network_error", 0)
+    assert info.value.retryable
+    assert fake.calls("users.lookupByEmail") == 2
+
+
+def test_lookup_that_times_out_once_is_found(fake: FakeSlack, sleeps: list[float]) -> None:
+    client = SlackClient(TOKEN, api_url=fake.url, timeout=1, sleep=sleeps.append)
+    uid = fake.add_user("ann@example.com")
+    fake.slow_next("users.lookupByEmail", 1.6)
+    assert client.lookup_user_by_email("ann@example.com") == uid
+    assert sleeps == [1.0]
+
+
+def test_post_that_times_out_is_unknown_outcome_and_reconciled(fake: FakeSlack) -> None:
+    client = SlackClient(TOKEN, api_url=fake.url, timeout=1, sleep=lambda _s: None)
+    fake.add_channel(CIRCLE)
+    started = time.time() - 5
+    fake.slow_next("chat.postMessage", 1.6)
+    with pytest.raises(SlackError) as info:
+        client.post(CIRCLE, "hello", metadata_key="slow:1")
+    err = info.value
+    assert (err.code, err.outcome_unknown, err.retryable) == ("unknown_outcome", True, True)
+    assert fake.calls("chat.postMessage") == 1
+    assert client.find_posted(CIRCLE, "slow:1", oldest=started) == fake.messages(CIRCLE)[0]["ts"]
+
+
+# --------------------------------------------------------------------------- file uploads
+
+
+def png(width: int = 64, height: int = 32) -> bytes:
+    """A real PNG (signature with CR LF, compressed rows holding every byte value)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes(((x * 37) % 256, (y * 91) % 256, (x * y) % 256)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+TITLE = "Partner program 2026-W45"
+
+
+def test_png_uploaded_through_slack_sdk_arrives_byte_identical(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    chart = png()
+    file_id = slack.upload_file(CIRCLE, "digest-2026-W45.png", chart, TITLE, "Referrals per week")
+    (stored,) = fake.files(CIRCLE)
+    assert stored["content"] == chart
+    assert (stored["id"], stored["title"], stored["mimetype"]) == (file_id, TITLE, "image/png")
+    assert stored["initial_comment"] == "Referrals per week"
+    ticket, complete = fake.requests
+    assert (ticket["method"], complete["method"]) == ("files.getUploadURLExternal", "files.completeUploadExternal")
+    assert ticket["params"]["filename"] == "digest-2026-W45.png" and int(ticket["params"]["length"]) == len(chart)
+    assert json.loads(complete["params"]["files"]) == [{"id": file_id, "title": TITLE}]
+    assert complete["params"]["channel_id"] == CIRCLE
+    assert fake.calls("upload") == 1
+    shared = fake.messages(CIRCLE)[-1]
+    assert shared["files"][0]["id"] == file_id and shared["text"] == "Referrals per week"
+
+
+def test_upload_url_points_back_at_the_fake_and_needs_no_token(fake: FakeSlack) -> None:
+    web = WebClient(token=TOKEN, base_url=fake.url, timeout=5)
+    ticket = web.files_getUploadURLExternal(filename="a.png", length=3)
+    url = str(ticket["upload_url"])
+    assert url.startswith(fake.base + "/upload/v1/") and url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"abc", method="POST"), timeout=5) as answer:
+        assert (answer.status, answer.read()) == (200, b"OK - 3")
+
+
+def test_find_uploaded_by_title_or_id(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    slack.post(CIRCLE, "before", metadata_key="m")
+    file_id = slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    slack.post(CIRCLE, "after", metadata_key="n")
+    assert slack.find_uploaded(CIRCLE, TITLE, oldest=0) == file_id
+    assert slack.find_uploaded(CIRCLE, file_id, oldest=0) == file_id
+    assert slack.find_uploaded(CIRCLE, "Partner program 2026-W46", oldest=0) is None
+
+
+def test_upload_needs_files_write(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    fake.scopes.remove("files:write")
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.needed, err.method) == ("missing_scope", "files:write", "files.getUploadURLExternal")
+    assert not err.retryable
+    assert fake.calls("upload") == 0 and fake.files(CIRCLE) == []
+
+
+def test_lost_answer_on_complete_is_unknown_outcome_and_find_uploaded_finds_it(
+    slack: SlackClient, fake: FakeSlack
+) -> None:
+    fake.add_channel(CIRCLE)
+    started = time.time() - 5
+    fake.fail_next("files.completeUploadExternal", drop=True, after_apply=True)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.method, err.outcome_unknown) == ("unknown_outcome", "files.completeUploadExternal", True)
+    assert err.file_id and "find_uploaded" in err.hint
+    assert fake.calls("files.completeUploadExternal") == 1  # never repeated by the client
+    assert [f["id"] for f in fake.files(CIRCLE)] == [err.file_id]  # ... but it was shared
+    assert slack.find_uploaded(CIRCLE, TITLE, oldest=started) == err.file_id
+
+
+@pytest.mark.parametrize(("status", "after_apply"), [(0, False), (500, True), (200, True)])
+def test_complete_without_a_clear_answer_is_unknown_outcome(
+    slack: SlackClient, fake: FakeSlack, status: int, after_apply: bool
+) -> None:
+    fake.add_channel(CIRCLE)
+    if status == 0:
+        fake.fail_next("files.completeUploadExternal", drop=True)
+    else:
+        fake.fail_next("files.completeUploadExternal", "fatal_error", status=status, after_apply=after_apply)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    assert info.value.outcome_unknown and info.value.code == "unknown_outcome"
+    assert fake.calls("files.completeUploadExternal") == 1
+    assert (slack.find_uploaded(CIRCLE, TITLE, oldest=0) is not None) == after_apply
+
+
+def test_bytes_refused_by_the_upload_url_share_nothing_and_are_retryable(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE)
+    fake.fail_next("upload", status=500)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.status, err.outcome_unknown, err.retryable) == ("upload_failed", 500, False, True)
+    assert "/upload/v1/" not in str(err)  # the upload URL is a one-time capability
+    assert fake.calls("files.completeUploadExternal") == 0 and fake.files(CIRCLE) == []
+    assert slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    assert len(fake.files(CIRCLE)) == 1
+
+
+def test_lost_ticket_is_asked_again(slack: SlackClient, fake: FakeSlack, sleeps: list[float]) -> None:
+    fake.add_channel(CIRCLE)
+    fake.fail_next("files.getUploadURLExternal", drop=True)
+    assert slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    assert fake.calls("files.getUploadURLExternal") == 2 and sleeps == [1.0]
+
+
+def test_upload_to_a_channel_the_bot_cannot_see(slack: SlackClient, fake: FakeSlack) -> None:
+    fake.add_channel(CIRCLE, bot_member=False)
+    with pytest.raises(SlackError) as info:
+        slack.upload_file(CIRCLE, "chart.png", png(), TITLE)
+    err = info.value
+    assert (err.code, err.method, err.retryable) == ("channel_not_found", "files.completeUploadExternal", False)
+    assert "/invite" in err.hint

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta
 
-from integrations.slack import SlackClient, SlackError, plain_section
+from integrations.slack import SlackClient, SlackError
+from integrations.slack_format import plain_section
 from jobs.apply.drain import EffectFailed, Result
 from jobs.plan import Block, ChannelPost, DirectMessage, Effect, FileUpload, Invite, Kick
 
@@ -20,32 +21,8 @@ LOOKBACK = timedelta(days=1)
 STALE_USER = frozenset({"user_not_found", "users_not_found", "account_inactive", "user_disabled"})
 
 
-# TODO(merge): SlackError becomes a ServiceError; then this is EffectFailed.of(exc).
-_PERMANENT = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "user_not_found",
-        "users_not_found",
-        "cant_invite_self",
-        "cant_kick_self",
-        "missing_scope",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "user_is_restricted",
-        "user_is_ultra_restricted",
-        "restricted_action",
-        "cant_invite",
-        "invalid_blocks",
-        "msg_too_long",
-    }
-)
-
-
 def _failed(exc: SlackError) -> EffectFailed:
-    return EffectFailed(str(exc), permanent=exc.code in _PERMANENT, unknown=exc.code == "unknown_outcome")
+    return EffectFailed.of(exc)
 
 
 def _blocks(text: str, blocks: list[Block]) -> list[Block]:

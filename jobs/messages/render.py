@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from integrations.slack import escape_text
+from integrations.slack_format import escape_block, escape_inline
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -27,17 +27,12 @@ class Multiline(str):
     """Text from Airtable that keeps its line breaks (notes, perks)."""
 
 
-def inline(value: str) -> str:
-    """An Airtable value for one line of a Slack message: line breaks folded, markup escaped."""
-    return escape_text(" ".join(value.split()))
-
-
 def _finalize(value: object) -> object:
     if isinstance(value, Trusted) or not isinstance(value, str):
         return value
     if isinstance(value, Multiline):
-        return escape_text(value)
-    return inline(value)
+        return escape_block(value)
+    return escape_inline(value)
 
 
 def _environment(finalize: bool) -> Environment:

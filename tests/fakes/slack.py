@@ -3,15 +3,31 @@
 ``FakeSlack().url`` ends with ``/api/`` and can be given to ``slack_sdk.WebClient(base_url=...)``.
 Every call is ``POST {url}{method}`` with ``Authorization: Bearer <token>`` and a JSON or
 form-encoded body (slack-sdk sends chat.* as JSON, the rest as forms); both are parsed.
-Errors look like Slack's: HTTP 200 with ``{"ok": false, "error": ...}``; a rate limit is HTTP 429
-with ``Retry-After``.  State (users, channels, messages, DMs) lives in dicts; drive and inspect it
-with ``add_user``, ``add_channel``, ``messages``, ``calls``, ``fail_next``, ``scopes``.
+Errors look like Slack's: HTTP 200 with ``{"ok": false, "error": ...}`` (plus Slack's
+``errors``/``response_metadata.messages`` where Slack sends them); a rate limit is HTTP 429 with
+``Retry-After``.  State (users, channels, messages, DMs, files) lives in dicts; drive and inspect it
+with ``add_user``, ``add_channel``, ``messages``, ``files``, ``calls``, ``fail_next``,
+``slow_next``, ``scopes``.
+
+Message limits are enforced as Slack does (see integrations/slack_format.py for the sources): a
+section text over 3,000 characters (a field over 2,000, more than 10 fields, a header over 150, an
+empty text) or more than 50 blocks → ``invalid_blocks``; a message over 40,000 characters in all,
+or a top-level ``text`` over 4,000 → ``msg_too_long``; block texts over about 13,200 →
+``msg_blocks_too_long``.
+
+File uploads follow files_upload_v2: files.getUploadURLExternal hands out a file id and an upload
+URL on this same server (``/upload/v1/<ticket>``, no token needed, as on Slack), the bytes are
+POSTed there, and files.completeUploadExternal shares the file in ``channel_id`` as a message
+carrying it.  ``fake.files(channel)`` returns what arrived, bytes included.
 Standard library only.
 """
 
 from __future__ import annotations
 
 import json
+import mimetypes
+import re
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
@@ -36,10 +52,22 @@ DEFAULT_SCOPES = [
     "chat:write",
     "im:write",
     "im:history",
+    "files:write",
 ]
 TEAM_ID = "T0FAKE0001"
 BOT_USER_ID = "U0FAKEBOT1"
 BOT_ID = "B0FAKEBOT1"
+
+SECTION_TEXT_LIMIT = 3_000
+FIELD_TEXT_LIMIT = 2_000
+MAX_FIELDS = 10
+HEADER_TEXT_LIMIT = 150
+MAX_BLOCKS = 50
+MESSAGE_LIMIT = 40_000
+TEXT_LIMIT = 4_000
+BLOCKS_CHARS_LIMIT = 13_200
+UPLOAD = "upload"  # fail_next / slow_next key for the POST of a file's bytes to its upload URL
+_CHANNEL_ID_RE = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")
 
 
 @dataclass
@@ -50,6 +78,18 @@ class Failure:
     after_apply: bool
     drop: bool
     extra: Json
+    html: bool = False
+
+
+@dataclass
+class Reply:
+    """What the HTTP handler sends: a JSON body (or text), after ``delay`` seconds, or nothing (``drop``)."""
+
+    status: int
+    body: Json | str
+    headers: dict[str, str]
+    drop: bool = False
+    delay: float = 0.0
 
 
 class _ApiError(Exception):
@@ -57,6 +97,51 @@ class _ApiError(Exception):
         super().__init__(error)
         self.error = error
         self.extra = extra
+
+
+def _invalid(error: str, problems: list[str]) -> _ApiError:
+    """Slack's body for a schema failure: ``errors`` and the same lines as ``[ERROR]`` messages."""
+    return _ApiError(error, errors=problems, response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
+
+
+def _text_chars(value: Any) -> int:
+    if isinstance(value, list):
+        return sum(_text_chars(v) for v in value)
+    if not isinstance(value, dict):
+        return 0
+    return sum(len(v) if k == "text" and isinstance(v, str) else _text_chars(v) for k, v in value.items())
+
+
+def _text_problem(obj: Any, pointer: str, limit: int) -> list[str]:
+    text = obj.get("text") if isinstance(obj, dict) else None
+    if not isinstance(text, str):
+        return []
+    if not text:
+        return [f"must be more than 0 characters [json-pointer:{pointer}/text]"]
+    if len(text) > limit:
+        return [
+            f"failed to match all allowed schemas [json-pointer:{pointer}]",
+            f"must be less than {limit + 1} characters [json-pointer:{pointer}/text]",
+        ]
+    return []
+
+
+def _block_problems(index: int, block: Any) -> list[str]:
+    where = f"/blocks/{index}"
+    if not isinstance(block, dict) or not block.get("type"):
+        return [f"missing required field: type [json-pointer:{where}]"]
+    if block["type"] == "header":
+        return _text_problem(block.get("text"), f"{where}/text", HEADER_TEXT_LIMIT)
+    if block["type"] != "section":
+        return []
+    problems = _text_problem(block.get("text"), f"{where}/text", SECTION_TEXT_LIMIT)
+    fields = block.get("fields")
+    if isinstance(fields, list):
+        if len(fields) > MAX_FIELDS:
+            problems.append(f"no more than {MAX_FIELDS} items allowed [json-pointer:{where}/fields]")
+        for i, field in enumerate(fields):
+            problems += _text_problem(field, f"{where}/fields/{i}", FIELD_TEXT_LIMIT)
+    return problems
 
 
 def _truthy(value: Any) -> bool:
@@ -84,11 +169,16 @@ class FakeSlack:
         self._calls: dict[str, int] = defaultdict(int)
         self.requests: list[Json] = []  # {"method", "params", "json"} for every call received
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._delays: dict[str, deque[float]] = defaultdict(deque)
+        self._tickets: dict[str, Json] = {}  # upload ticket -> {"id", "filename", "length", "content"}
+        self._files: dict[str, list[Json]] = defaultdict(list)  # channel -> shared files (with bytes)
+        self._next_file = 1
         self._lock = threading.RLock()
         self._last_ts = 0.0
         self._next_user = 1
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.base = ""
         self.url = ""
 
     # ------------------------------------------------------------------ lifecycle
@@ -98,7 +188,8 @@ class FakeSlack:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         host, port = self._server.server_address[:2]
-        self.url = f"http://{host!s}:{port}/api/"
+        self.base = f"http://{host!s}:{port}"
+        self.url = f"{self.base}/api/"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
         )
@@ -170,6 +261,12 @@ class FakeSlack:
             out = [dict(m) for msgs in self._messages.values() for m in msgs]
             return sorted(out, key=lambda m: _ts_key(m["ts"]))
 
+    def files(self, channel: str) -> list[Json]:
+        """Files shared in ``channel``, oldest first: {"id", "name", "title", "mimetype", "content" (bytes),
+        "initial_comment", "ts"}."""
+        with self._lock:
+            return [dict(f) for f in self._files.get(channel, [])]
+
     def calls(self, method: str) -> int:
         with self._lock:
             return self._calls[method]
@@ -184,53 +281,81 @@ class FakeSlack:
         after_apply: bool = False,
         drop: bool = False,
         extra: Json | None = None,
+        html: bool = False,
     ) -> None:
-        """Make the next call of ``method`` fail.
+        """Make the next call of ``method`` fail (``method`` "upload": the POST of a file's bytes).
 
         ``status`` defaults to 429 for "ratelimited" (with ``Retry-After: 1`` unless given) and 200
         otherwise.  ``after_apply`` performs the call's effect first, then fails; ``drop`` closes
-        the connection without any answer (the client sees a lost response).
+        the connection without any answer (the client sees a lost response); ``html`` answers an
+        HTML error page instead of JSON (as Slack's edge does on some 5xx).
         """
         if status is None:
             status = 429 if error == "ratelimited" else 200
         if status == 429 and retry_after is None:
             retry_after = 1
+        failure = Failure(error, status, retry_after, after_apply, drop, dict(extra or {}), html)
         with self._lock:
-            self._failures[method].append(Failure(error, status, retry_after, after_apply, drop, dict(extra or {})))
+            self._failures[method].append(failure)
+
+    def slow_next(self, method: str, seconds: float) -> None:
+        """Answer the next call of ``method`` only after ``seconds`` (it is applied at once)."""
+        with self._lock:
+            self._delays[method].append(seconds)
 
     # ------------------------------------------------------------------ dispatch
 
-    def handle(self, method: str, params: Json, auth: str | None) -> tuple[int, Json, dict[str, str], bool]:
-        """(status, body, extra headers, drop connection)."""
+    def handle(self, method: str, params: Json, auth: str | None) -> Reply:
+        """The answer to one Web API call."""
         with self._lock:
             self._calls[method] += 1
             self.requests.append({"method": method, "params": dict(params)})
             failure = self._failures[method].popleft() if self._failures[method] else None
+            delay = self._delays[method].popleft() if self._delays[method] else 0.0
             headers = {"x-oauth-scopes": ",".join(self.scopes)}
             token = auth[len("Bearer ") :] if auth and auth.startswith("Bearer ") else params.get("token")
             if not token:
-                return 200, {"ok": False, "error": "not_authed"}, headers, False
+                return Reply(200, {"ok": False, "error": "not_authed"}, headers)
             if token != self.token:
-                return 200, {"ok": False, "error": "invalid_auth"}, headers, False
+                return Reply(200, {"ok": False, "error": "invalid_auth"}, headers)
             if failure is not None and not failure.after_apply:
                 return self._fail(failure, headers)
             handler = self._routes().get(method)
             if handler is None:
-                return 200, {"ok": False, "error": "unknown_method"}, headers, False
+                return Reply(200, {"ok": False, "error": "unknown_method"}, headers)
             try:
                 body: Json = {"ok": True, **handler(params)}
             except _ApiError as exc:
                 body = {"ok": False, "error": exc.error, **exc.extra}
             if failure is not None:
                 return self._fail(failure, headers)
-            return 200, body, headers, False
+            return Reply(200, body, headers, delay=delay)
 
-    def _fail(self, failure: Failure, headers: dict[str, str]) -> tuple[int, Json, dict[str, str], bool]:
+    def handle_upload(self, ticket: str, content: bytes) -> Reply:
+        """The answer of an upload URL to the POST of a file's bytes (plain text, as on Slack)."""
+        with self._lock:
+            self._calls[UPLOAD] += 1
+            failure = self._failures[UPLOAD].popleft() if self._failures[UPLOAD] else None
+            delay = self._delays[UPLOAD].popleft() if self._delays[UPLOAD] else 0.0
+            if failure is not None and not failure.after_apply:
+                return self._fail(failure, {})
+            pending = self._tickets.get(ticket)
+            if pending is None:
+                return Reply(404, "Not Found", {})
+            pending["content"] = content
+            if failure is not None:
+                return self._fail(failure, {})
+            return Reply(200, f"OK - {len(content)}", {}, delay=delay)
+
+    def _fail(self, failure: Failure, headers: dict[str, str]) -> Reply:
         if failure.drop:
-            return 0, {}, headers, True
+            return Reply(0, {}, headers, drop=True)
         if failure.retry_after is not None:
             headers["Retry-After"] = str(failure.retry_after)
-        return failure.status, {"ok": False, "error": failure.error, **failure.extra}, headers, False
+        if failure.html:
+            page = f"<html><body><h1>{failure.status} {failure.error}</h1></body></html>"
+            return Reply(failure.status, page, headers)
+        return Reply(failure.status, {"ok": False, "error": failure.error, **failure.extra}, headers)
 
     def _routes(self) -> dict[str, Callable[[Json], Json]]:
         return {
@@ -242,6 +367,8 @@ class FakeSlack:
             "conversations.info": self._info,
             "conversations.history": self._history,
             "chat.postMessage": self._post,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -442,8 +569,7 @@ class FakeSlack:
                 raise _ApiError("invalid_blocks_format") from None
         if not text and not blocks:
             raise _ApiError("no_text")
-        if blocks is not None and (not isinstance(blocks, list) or len(blocks) > 50):
-            raise _ApiError("invalid_blocks")
+        self._check_size(str(text or ""), blocks)
         metadata = params.get("metadata")
         if isinstance(metadata, str):
             try:
@@ -471,6 +597,102 @@ class FakeSlack:
         public = {k: v for k, v in message.items() if k not in ("channel", "unfurl_links", "unfurl_media")}
         return {"channel": cid, "ts": ts, "message": public}
 
+    def _check_size(self, text: str, blocks: Any) -> None:
+        if blocks is not None:
+            if not isinstance(blocks, list):
+                raise _ApiError("invalid_blocks_format")
+            if len(blocks) > MAX_BLOCKS:
+                raise _invalid("invalid_blocks", [f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"])
+            problems = [p for i, b in enumerate(blocks) for p in _block_problems(i, b)]
+            if problems:
+                raise _invalid("invalid_blocks", problems)
+        blocks_chars = _text_chars(blocks)
+        if len(text) + blocks_chars > MESSAGE_LIMIT or len(text) > TEXT_LIMIT:
+            raise _ApiError("msg_too_long")
+        if blocks_chars > BLOCKS_CHARS_LIMIT:
+            raise _ApiError("msg_blocks_too_long")
+
+    def _share_target(self, params: Json) -> str | None:
+        """The channel a completed upload is shared in (None: the file stays private)."""
+        cid = str(params.get("channel_id") or "")
+        if not cid:
+            return None
+        if not _CHANNEL_ID_RE.match(cid):
+            raise _invalid(
+                "invalid_arguments",
+                [f"input must match regex pattern: {_CHANNEL_ID_RE.pattern} [json-pointer:/channel_id]"],
+            )
+        channel = self.channels.get(cid)
+        if channel is None or (channel["private"] and self.bot_user_id not in channel["members"]):
+            raise _ApiError("channel_not_found")
+        if self.bot_user_id not in channel["members"]:
+            raise _ApiError("not_in_channel")
+        if channel["archived"]:
+            raise _ApiError("is_archived")
+        return cid
+
+    def _get_upload_url(self, params: Json) -> Json:
+        self._need("files:write")
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(params.get("length") or 0)
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+        if not filename or length <= 0:
+            raise _ApiError("missing_argument")
+        if len(str(params.get("alt_txt") or "")) > 1000:
+            raise _ApiError("alt_txt_too_large")
+        file_id = f"F{self._next_file:09d}"
+        self._next_file += 1
+        ticket = secrets.token_urlsafe(12)
+        self._tickets[ticket] = {"id": file_id, "filename": filename, "length": length, "content": None}
+        return {"upload_url": f"{self.base}/upload/v1/{ticket}", "file_id": file_id}
+
+    def _uploaded(self, file_id: str) -> tuple[str, Json]:
+        for ticket, pending in self._tickets.items():
+            if pending["id"] == file_id and pending["content"] is not None:
+                return ticket, pending
+        raise _ApiError("file_not_found")
+
+    def _complete_upload(self, params: Json) -> Json:
+        self._need("files:write")
+        try:
+            wanted = json.loads(str(params.get("files") or ""))
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) and f.get("id") for f in wanted):
+            raise _ApiError("invalid_arguments")
+        found = [(self._uploaded(str(f["id"])), f) for f in wanted]
+        channel = self._share_target(params)
+        files = []
+        for (ticket, pending), asked in found:
+            del self._tickets[ticket]  # a ticket completes once
+            name = pending["filename"]
+            files.append(
+                {
+                    "id": pending["id"],
+                    "name": name,
+                    "title": str(asked.get("title") or name),
+                    "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                    "size": len(pending["content"]),
+                    "user": self.bot_user_id,
+                    "content": pending["content"],
+                }
+            )
+        if channel is not None:
+            self._share(channel, files, str(params.get("initial_comment") or ""))
+        return {"files": [{k: v for k, v in f.items() if k != "content"} for f in files]}
+
+    def _share(self, channel: str, files: list[Json], comment: str) -> None:
+        ts = self._new_ts()
+        public = [{k: v for k, v in f.items() if k != "content"} for f in files]
+        message: Json = {"type": "message", "ts": ts, "user": self.bot_user_id, "text": comment, "files": public}
+        message["upload"] = True
+        message["channel"] = channel
+        self._messages[channel].append(message)
+        for f in files:
+            self._files[channel].append({**f, "initial_comment": comment, "ts": ts})
+
 
 def _parse_body(raw: bytes, content_type: str) -> Json:
     text = raw.decode("utf-8") if raw else ""
@@ -496,31 +718,45 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _dispatch(self, raw: bytes) -> None:
             parts = urlsplit(self.path)
+            if parts.path.startswith("/upload/v1/"):
+                self._answer(fake.handle_upload(parts.path[len("/upload/v1/") :], raw))
+                return
             if not parts.path.startswith("/api/"):
-                self._send(404, {"ok": False, "error": "unknown_method"}, {})
+                self._send(Reply(404, {"ok": False, "error": "unknown_method"}, {}))
                 return
             method = parts.path[len("/api/") :]
             try:
                 params = _parse_body(raw, self.headers.get("Content-Type") or "")
             except ValueError:
-                self._send(200, {"ok": False, "error": "invalid_json"}, {})
+                self._send(Reply(200, {"ok": False, "error": "invalid_json"}, {}))
                 return
             for k, v in parse_qs(parts.query).items():
                 params.setdefault(k, v[-1])
-            status, body, headers, drop = fake.handle(method, params, self.headers.get("Authorization"))
-            if drop:
+            self._answer(fake.handle(method, params, self.headers.get("Authorization")))
+
+        def _answer(self, reply: Reply) -> None:
+            if reply.delay:
+                time.sleep(reply.delay)
+            if reply.drop:
                 self.close_connection = True
                 return
-            self._send(status, body, headers)
+            self._send(reply)
 
-        def _send(self, status: int, body: Json, headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+        def _send(self, reply: Reply) -> None:
+            if isinstance(reply.body, str):
+                kind = "text/html" if reply.body.startswith("<") else "text/plain"
+                data = reply.body.encode("utf-8")
+            else:
+                kind, data = "application/json", json.dumps(reply.body).encode("utf-8")
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting (a timeout test)
 
     return Handler
