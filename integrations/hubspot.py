@@ -31,6 +31,7 @@ import requests
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.hubapi.com"
+DEFAULT_API_VERSION = "2026-09"  # dated; "v3" (legacy paths) only on request
 DEFAULT_TIMEOUT = (5, 30)
 BATCH_LIMIT = 100  # object batch endpoints: 100 inputs per request
 ASSOCIATION_READ_LIMIT = 1000
@@ -183,7 +184,7 @@ class HubSpotClient:
         token: str,
         *,
         api_url: str = DEFAULT_API_URL,
-        api_version: str = "v3",
+        api_version: str = DEFAULT_API_VERSION,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,

@@ -44,7 +44,7 @@ DEFAULTS: dict[str, str] = {
     "CRM": "",
     "HUBSPOT_TOKEN": "",
     "HUBSPOT_API_URL": "https://api.hubapi.com",
-    "HUBSPOT_API_VERSION": "v3",
+    "HUBSPOT_API_VERSION": "2026-09",
     "CRM_WEBHOOK_URL": "",
     "SMTP_HOST": "",
     "SMTP_PORT": "587",
@@ -83,7 +83,7 @@ class Settings:
     crm: str = "none"
     hubspot_token: str = field(default="", repr=False)
     hubspot_api_url: str = "https://api.hubapi.com"
-    hubspot_api_version: str = "v3"
+    hubspot_api_version: str = "2026-09"
     crm_webhook_url: str = field(default="", repr=False)
     smtp_host: str = ""
     smtp_port: int = 587
