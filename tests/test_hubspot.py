@@ -129,14 +129,18 @@ def test_repeated_push_updates_the_same_deal(ready: HubSpotClient, fake: FakeHub
     assert only["properties"]["dealstage"] == "qualifiedtobuy"  # create-only stage not re-applied
 
 
-def test_lost_answer_then_retry_still_one_deal(ready: HubSpotClient, fake: FakeHubSpot) -> None:
-    fake.fail_next("deals/batch/upsert", 500, after_apply=True, drop=True)
-    result = push(ready, [deal("rec1")])["rec1"]
-    assert result.ok
-    assert fake.calls("deals/batch/upsert") == 2
+def test_lost_answer_raises_outcome_unknown_and_a_repeat_makes_no_second_deal(
+    ready: HubSpotClient, fake: FakeHubSpot
+) -> None:
+    fake.fail_next("deals/batch/upsert", 0, after_apply=True, drop=True)  # applied, then the line drops
+    with pytest.raises(HubSpotError) as err:
+        push(ready, [deal("rec1")])
+    assert err.value.outcome_unknown and err.value.status == 0 and err.value.retryable
+    assert fake.calls("deals/batch/upsert") == 1  # a write is never repeated by the client itself
     assert len(fake.deals()) == 1
-    # and a whole second run (e.g. the job crashed before writing back) changes nothing
-    assert push(ready, [deal("rec1")])["rec1"].id == result.id
+    # the caller repeats it (upserts by the unique property are safe to repeat): still one deal
+    again = push(ready, [deal("rec1")])["rec1"]
+    assert again.ok and again.new is False
     assert len(fake.deals()) == 1
 
 
@@ -145,7 +149,7 @@ def test_plain_create_of_a_duplicate_unique_value_conflicts(ready: HubSpotClient
     body = {"properties": {REF: "rec1", "dealname": "x", "dealstage": "appointmentscheduled", "pipeline": "default"}}
     with pytest.raises(HubSpotError) as err:
         ready.request("POST", ready.path("objects", "deals"), json=body)
-    assert err.value.status == 409 and err.value.category == "CONFLICT"
+    assert err.value.status == 409 and err.value.code == "CONFLICT"
     assert len(fake.deals()) == 1
 
 
@@ -154,7 +158,7 @@ def test_partial_failure_isolates_the_bad_item(ready: HubSpotClient, fake: FakeH
     assert results["rec1"].ok and results["rec3"].ok
     bad = results["rec2"]
     assert bad.error is not None and bad.id is None
-    assert bad.error.category == "VALIDATION_ERROR"
+    assert bad.error.code == "VALIDATION_ERROR"
     assert bad.error.codes == ["PROPERTY_DOESNT_EXIST"]
     assert sorted(d["properties"][REF] for d in fake.deals()) == ["rec1", "rec3"]
 
@@ -172,7 +176,7 @@ def test_more_than_a_hundred_deals_go_in_batches(ready: HubSpotClient, fake: Fak
     inputs = [{"id": f"x{i}", "idProperty": REF, "properties": {}} for i in range(101)]
     with pytest.raises(HubSpotError) as err:
         ready.request("POST", ready.path("objects", "deals/batch/upsert"), json={"inputs": inputs})
-    assert err.value.status == 400 and err.value.category == "VALIDATION_ERROR"
+    assert err.value.status == 400 and err.value.code == "VALIDATION_ERROR"
 
 
 # contacts & associations -------------------------------------------------------------------------
@@ -245,7 +249,7 @@ def test_429_is_bounded(client: HubSpotClient, fake: FakeHubSpot, sleeps: list[f
     fake.fail_next("pipelines", 429, times=5)
     with pytest.raises(HubSpotError) as err:
         client.first_stage()
-    assert err.value.status == 429 and err.value.category == "RATE_LIMITS"
+    assert err.value.status == 429 and err.value.code == "RATE_LIMITS"
     assert fake.calls("pipelines") == hubspot.RATE_LIMIT_TRIES
     assert len(sleeps) == hubspot.RATE_LIMIT_TRIES - 1
 
@@ -275,7 +279,7 @@ def test_bad_token_error_never_shows_the_token(fake: FakeHubSpot) -> None:
     with pytest.raises(HubSpotError) as err:
         bad.first_stage()
     exc = err.value
-    assert exc.status == 401 and exc.category == "INVALID_AUTHENTICATION"
+    assert exc.status == 401 and exc.code == "INVALID_AUTHENTICATION"
     assert exc.correlation_id
     for text in (str(exc), repr(exc), exc.message, repr(bad)):
         assert secret not in text
@@ -321,7 +325,7 @@ def test_first_stage_and_labels_are_discovered(client: HubSpotClient, fake: Fake
 def test_deals_modified_since_returns_only_pushed_deals(
     ready: HubSpotClient, fake: FakeHubSpot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hubspot, "SEARCH_PAGE_LIMIT", 2)
+    monkeypatch.setattr(hubspot.search, "SEARCH_PAGE_LIMIT", 2)
     ids = {k: str(r.id) for k, r in push(ready, [deal(f"rec{i}") for i in range(8)]).items()}
     foreign = fake.add_object("deals", {"dealname": "sales own", "pipeline": "default", "dealstage": "qualifiedtobuy"})
     since = clock.advance(60)
@@ -339,8 +343,8 @@ def test_deals_modified_since_returns_only_pushed_deals(
 def test_deals_modified_since_restarts_at_the_search_cap(
     ready: HubSpotClient, fake: FakeHubSpot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hubspot, "SEARCH_PAGE_LIMIT", 2)
-    monkeypatch.setattr(hubspot, "SEARCH_RESULT_CAP", 4)
+    monkeypatch.setattr(hubspot.search, "SEARCH_PAGE_LIMIT", 2)
+    monkeypatch.setattr(hubspot.search, "SEARCH_RESULT_CAP", 4)
     fake.search_cap = 4
     start = clock()
     for i in range(7):
