@@ -1,14 +1,15 @@
-"""HubSpotClient against the fake HubSpot over real HTTP, on both API path families."""
+"""HubSpotClient against the fake HubSpot over real HTTP (loopback), on both API path families."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from integrations import hubspot
+from integrations.errors import ServiceError
 from integrations.hubspot import HubSpotClient, HubSpotError
 from tests.fakes.hubspot import FakeHubSpot, ManualClock
 
@@ -146,9 +147,9 @@ def test_lost_answer_raises_outcome_unknown_and_a_repeat_makes_no_second_deal(
 
 def test_plain_create_of_a_duplicate_unique_value_conflicts(ready: HubSpotClient, fake: FakeHubSpot) -> None:
     push(ready, [deal("rec1")])
-    body = {"properties": {REF: "rec1", "dealname": "x", "dealstage": "appointmentscheduled", "pipeline": "default"}}
+    props = {REF: "rec1", "dealname": "x", "dealstage": "appointmentscheduled", "pipeline": "default"}
     with pytest.raises(HubSpotError) as err:
-        ready.request("POST", ready.path("objects", "deals"), json=body)
+        ready.request("POST", ready.path("objects", "deals"), json={"properties": props, "associations": []})
     assert err.value.status == 409 and err.value.code == "CONFLICT"
     assert len(fake.deals()) == 1
 
@@ -202,8 +203,9 @@ def test_contact_conflict_answer_yields_the_existing_id(client: HubSpotClient, f
     assert client.upsert_contact("jo@acme.example", {}) == "777"
     # and the fake's own create path answers the same way
     cid = client.upsert_contact("jo@acme.example", {})
+    body = {"properties": {"email": "jo@acme.example"}, "associations": []}
     with pytest.raises(HubSpotError) as err:
-        client.request("POST", client.path("objects", "contacts"), json={"properties": {"email": "jo@acme.example"}})
+        client.request("POST", client.path("objects", "contacts"), json=body)
     assert err.value.status == 409 and f"Existing ID: {cid}" in err.value.message
 
 
@@ -262,15 +264,106 @@ def test_daily_limit_is_not_waited_for(client: HubSpotClient, fake: FakeHubSpot,
     assert sleeps == []
 
 
-def test_server_errors_retried_only_when_safe(client: HubSpotClient, fake: FakeHubSpot, sleeps: list[float]) -> None:
-    fake.fail_next("pipelines", 503)
-    assert client.first_stage() == ("default", "appointmentscheduled")
+@pytest.mark.parametrize(
+    ("path", "call"),
+    [
+        ("pipelines", lambda c: c.first_stage()),
+        ("contacts/search", lambda c: c.open_deal_exists(None, "jo@acme.example")),
+        ("properties", lambda c: c.ensure_deal_properties(PROPS)),
+    ],
+    ids=["get", "search", "properties"],
+)
+def test_a_read_is_repeated_after_a_5xx_or_a_lost_answer(
+    client: HubSpotClient, fake: FakeHubSpot, sleeps: list[float], path: str, call: Callable[[HubSpotClient], object]
+) -> None:
+    fake.fail_next(path, 503, method="GET" if path != "contacts/search" else "POST")
+    fake.fail_next(path, 0, drop=True, method="GET" if path != "contacts/search" else "POST")
+    call(client)
+    assert sleeps == [1.0, 4.0]  # backed off twice, then answered
+    assert fake.calls(path) >= hubspot.SERVER_ERROR_TRIES
+
+
+def test_a_read_that_keeps_failing_is_not_an_unknown_outcome(client: HubSpotClient, fake: FakeHubSpot) -> None:
+    fake.fail_next("pipelines", 503, times=hubspot.SERVER_ERROR_TRIES)
+    with pytest.raises(HubSpotError) as err:
+        client.first_stage()
+    assert err.value.status == 503 and err.value.retryable and not err.value.outcome_unknown
+    assert fake.calls("pipelines") == hubspot.SERVER_ERROR_TRIES
+
+
+def test_a_plain_create_is_never_repeated(client: HubSpotClient, fake: FakeHubSpot) -> None:
     fake.fail_next("objects", 503, method="POST")
-    body = {"properties": {"email": "jo@acme.example"}}
+    body = {"properties": {"email": "jo@acme.example"}, "associations": []}
     with pytest.raises(HubSpotError) as err:
         client.request("POST", client.path("objects", "contacts"), json=body)
-    assert err.value.status == 503
+    assert err.value.status == 503 and err.value.outcome_unknown  # HubSpot may have applied it
     assert fake.calls("contacts", method="POST") == 1 and fake.contacts() == []
+
+
+# writes whose answer was lost ------------------------------------------------------------------
+
+
+def test_contact_upsert_whose_answer_was_lost(client: HubSpotClient, fake: FakeHubSpot) -> None:
+    fake.fail_next("contacts/batch/upsert", 0, after_apply=True, drop=True)
+    with pytest.raises(HubSpotError) as err:
+        client.upsert_contact("jo@acme.example", {"firstname": "Jo"})
+    assert err.value.outcome_unknown and err.value.status == 0 and err.value.code == "NETWORK"
+    assert fake.calls("contacts/batch/upsert") == 1
+    (made,) = fake.contacts()  # applied
+    assert client.upsert_contact("jo@acme.example", {"firstname": "Jo"}) == made["id"]  # the repeat finds it
+    assert len(fake.contacts()) == 1
+
+
+@pytest.mark.parametrize("status", [0, 502])
+def test_association_whose_answer_was_lost(ready: HubSpotClient, fake: FakeHubSpot, status: int) -> None:
+    deal_id = str(push(ready, [deal("rec1")])["rec1"].id)
+    contact_id = ready.upsert_contact("jo@acme.example", {})
+    fake.fail_next("/associations/default/", status, after_apply=True, drop=status == 0, method="PUT")
+    with pytest.raises(HubSpotError) as err:
+        ready.associate_deal_contact(deal_id, contact_id)
+    assert err.value.outcome_unknown and err.value.status == status and err.value.retryable
+    assert fake.calls("/associations/default/") == 1
+    assert fake.associations("deals", deal_id, "contacts") == [contact_id]  # applied
+    ready.associate_deal_contact(deal_id, contact_id)  # the repeat is harmless
+    assert fake.associations("deals", deal_id, "contacts") == [contact_id]
+    assert fake.associations("contacts", contact_id, "deals") == [deal_id]
+
+
+def test_deal_upsert_refused_with_a_5xx_is_an_unknown_outcome(ready: HubSpotClient, fake: FakeHubSpot) -> None:
+    fake.fail_next("deals/batch/upsert", 503)  # not applied, but the client cannot know that
+    with pytest.raises(HubSpotError) as err:
+        push(ready, [deal("rec1"), deal("rec2")])
+    assert err.value.outcome_unknown and err.value.status == 503
+    assert fake.calls("deals/batch/upsert") == 1 and fake.deals() == []
+    assert all(r.ok for r in push(ready, [deal("rec1"), deal("rec2")]).values())
+    assert len(fake.deals()) == 2
+
+
+# errors ------------------------------------------------------------------------------------------
+
+
+def test_hubspot_error_is_a_service_error(client: HubSpotClient, fake: FakeHubSpot) -> None:
+    body = {"status": "error", "message": "Property values were not valid", "category": "VALIDATION_ERROR"}
+    fake.fail_next("pipelines", 400, {**body, "correlationId": "c-42", "errors": [{"message": "x", "code": "BAD"}]})
+    with pytest.raises(ServiceError) as caught:
+        client.first_stage()
+    err = caught.value
+    assert isinstance(err, HubSpotError)
+    assert (err.status, err.code, err.message) == (400, "VALIDATION_ERROR", "Property values were not valid")
+    assert err.correlation_id == "c-42" and err.codes == ["BAD"] and err.body["category"] == "VALIDATION_ERROR"
+    assert err.url.endswith(client.path("pipelines", "deals")) and "?" not in err.url
+    assert not err.retryable and not err.outcome_unknown
+    assert "HubSpot VALIDATION_ERROR (HTTP 400)" in str(err) and "c-42" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "retryable"),
+    [(400, "VALIDATION_ERROR", False), (409, "CONFLICT", False), (403, "MISSING_SCOPES", False),
+     (429, "RATE_LIMITS", True), (423, "LOCKED", True), (477, "MIGRATION", True), (502, "UNKNOWN", True)],
+)  # fmt: skip
+def test_retryable_follows_the_status(status: int, code: str, retryable: bool) -> None:
+    assert HubSpotError(status, code, "m").retryable is retryable
+    assert HubSpotError(0, "NETWORK", "m", outcome_unknown=True).retryable
 
 
 def test_bad_token_error_never_shows_the_token(fake: FakeHubSpot) -> None:

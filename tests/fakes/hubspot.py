@@ -1,12 +1,16 @@
 """A fake HubSpot CRM API (free tier) served over real HTTP on loopback, for tests.
 
 Serves both path families with the same handlers: legacy (``/crm/v3/objects``, ``/crm/v3/properties``,
-``/crm/v3/pipelines``, ``/crm/v4/associations``, ``/crm/v4/objects/.../associations``) and dated
-(``/crm/objects/2026-09``, ``/crm/properties/2026-09``, ``/crm/pipelines/2026-09``,
-``/crm/associations/2026-09``). Enforces the Bearer token, unique property values, duplicate contact
-e-mails (409 "Existing ID: N"), batch size ≤100, 207 partial results, search filters/sorts/paging and
-the 10,000 result cap. Controls: ``deals()``, ``contacts()``, ``add_object``, ``associate``,
-``set_stage``, ``calls``, ``fail_next``. Standard library only.
+``/crm/v3/pipelines``, ``/crm/v4/associations``, ``/crm/v4/objects/.../associations``,
+``/account-info/v3``) and dated (``/crm/objects/2026-09``, ``/crm/properties/2026-09``,
+``/crm/pipelines/2026-09``, ``/crm/associations/2026-09``, ``/account-info/2026-09``). Every
+request body is checked against HubSpot's published request schema for its version (see
+:mod:`tests.fakes.hubspot_schemas`) and refused with HubSpot's 400 VALIDATION_ERROR answer.
+Enforces the Bearer token, unique property values, duplicate contact e-mails (409 "Existing ID:
+N"), batch size ≤100, 207 partial results, search filters/sorts/paging and the 10,000 result cap,
+deal currencies among the account's. Controls: ``deals()``, ``contacts()``, ``add_object``,
+``associate``, ``set_stage``, ``calls``, ``fail_next`` (before or after applying, or dropping
+the connection), ``company_currency``. Standard library only.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.hubspot_schemas import Problem, check_body
 
 Json = dict[str, Any]
 
@@ -39,6 +45,7 @@ _PATH_RE = re.compile(
     r"^/crm/(?:(?P<legacy>v3|v4)/(?P<lfam>objects|properties|pipelines|associations)"
     r"|(?P<dfam>objects|properties|pipelines|associations)/(?P<date>\d{4}-\d{2}))(?:/(?P<rest>.*))?$"
 )
+_ACCOUNT_RE = re.compile(r"^/account-info/(?P<version>v3|\d{4}-\d{2})/(?P<rest>.*)$")
 _TYPES = {
     "deal": "deals",
     "deals": "deals",
@@ -60,6 +67,7 @@ _BASE_PROPERTIES: dict[str, list[tuple[str, str]]] = {
         ("dealstage", "enumeration"),
         ("pipeline", "enumeration"),
         ("amount", "number"),
+        ("deal_currency_code", "enumeration"),
         ("closedate", "datetime"),
         ("description", "string"),
     ],
@@ -246,8 +254,12 @@ class FakeHubSpot:
         now: Callable[[], datetime] | None = None,
         scopes: set[str] | None = None,
         search_cap: int = SEARCH_RESULT_CAP,
+        company_currency: str = "USD",
+        additional_currencies: tuple[str, ...] = (),
     ) -> None:
         self.token = token
+        self.company_currency = company_currency
+        self.additional_currencies = list(additional_currencies)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(timezone.utc))
         self.scopes = scopes  # None = every scope granted
         self.search_cap = search_cap
@@ -334,13 +346,17 @@ class FakeHubSpot:
         with self._lock:
             return sorted(a[3] for a in self._associations if a[0] == f and a[1] == from_id and a[2] == t)
 
-    def set_stage(self, deal_id: str, stage_id: str, amount: float | str | None = None) -> None:
-        """Move a deal as a salesperson would; bumps ``hs_lastmodifieddate``."""
+    def set_stage(
+        self, deal_id: str, stage_id: str, amount: float | str | None = None, currency: str | None = None
+    ) -> None:
+        """Move a deal as a salesperson would (optionally its amount and currency); bumps ``hs_lastmodifieddate``."""
         with self._lock:
             deal = self._objects["deals"][deal_id]
             deal.properties["dealstage"] = stage_id
             if amount is not None:
                 deal.properties["amount"] = str(amount)
+            if currency is not None:
+                deal.properties["deal_currency_code"] = currency
             self._touch(deal)
 
     def calls(self, path_contains: str = "", method: str | None = None) -> int:
@@ -385,7 +401,7 @@ class FakeHubSpot:
                 if auth != f"Bearer {self.token}":
                     raise ApiError(401, "INVALID_AUTHENTICATION", MSG_AUTH)
                 body = json.loads(raw) if raw else {}
-                status, answer = self._route(method, path, query, body)
+                status, answer = self._route(method, path, query, body, raw)
             except ApiError as exc:
                 status, answer = exc.status, exc.body
             except (ValueError, KeyError, TypeError) as exc:
@@ -427,7 +443,10 @@ class FakeHubSpot:
             body["correlationId"] = str(uuid.uuid4())
         return fault.status, body, dict(fault.headers)
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any, raw: bytes) -> tuple[int, Any]:
+        account = _ACCOUNT_RE.match(path)
+        if account is not None:
+            return self._account_route(method, account.group("version"), account.group("rest"), raw)
         match = _PATH_RE.match(path)
         if match is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Unknown path {path}")
@@ -448,6 +467,9 @@ class FakeHubSpot:
         if object_type is None:
             raise ApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {segs[0]}")
         self._check_scope(family, object_type, method, segs[1:])
+        problems = check_body(family, method, segs[1:], raw, body, dated=date is not None)
+        if problems:
+            raise _invalid(problems)
         if family == "objects":
             return self._objects_route(method, object_type, segs[1:], query, body)
         if family == "properties":
@@ -455,6 +477,25 @@ class FakeHubSpot:
         if family == "pipelines":
             return self._pipelines_route(method, object_type, segs[1:])
         return self._associations_route(method, object_type, segs[1:], body)
+
+    def _account_route(self, method: str, version: str, rest: str, raw: bytes) -> tuple[int, Any]:
+        if method != "GET" or rest != "details":
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unknown account-info path {rest} ({method})")
+        if version != "v3" and version not in DATED_VERSIONS:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unknown API version {version}")
+        if raw.strip():
+            raise _invalid([Problem("", "UNEXPECTED_BODY", "this call takes no request body")])
+        return 200, {
+            "portalId": 1234567,
+            "accountType": "STANDARD",
+            "timeZone": "Europe/Berlin",
+            "companyCurrency": self.company_currency,
+            "additionalCurrencies": list(self.additional_currencies),
+            "utcOffset": "+01:00",
+            "utcOffsetMilliseconds": 3_600_000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }
 
     def _check_scope(self, family: str, object_type: str, method: str, segs: list[str]) -> None:
         if self.scopes is None:
@@ -564,6 +605,14 @@ class FakeHubSpot:
                     f"Property values were not valid: dealstage {clean['dealstage']!r} is not a valid stage",
                     errors=[{"message": "invalid option", "code": "INVALID_OPTION", "context": {}}],
                 )
+        currency = clean.get("deal_currency_code") if object_type == "deals" else None
+        if currency and currency not in [self.company_currency, *self.additional_currencies]:
+            raise ApiError(
+                400,
+                "VALIDATION_ERROR",
+                f"Property values were not valid: {currency!r} is not one of the account's currencies",
+                errors=[{"message": "invalid option", "code": "INVALID_OPTION", "context": {}}],
+            )
         return clean
 
     def _unique_conflict(self, object_type: str, props: dict[str, str], own_id: str | None) -> ApiError | None:
@@ -811,9 +860,6 @@ class FakeHubSpot:
         if not segs and method == "GET":
             return 200, {"results": [dict(p) for p in props.values()]}
         if not segs and method == "POST":
-            missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
-            if missing:
-                raise ApiError(400, "VALIDATION_ERROR", f"Invalid input JSON: missing {missing}")
             name = str(body["name"])
             if name in props:
                 raise ApiError(409, "CONFLICT", f"Property named '{name}' already exists.")
@@ -826,9 +872,7 @@ class FakeHubSpot:
         if segs == ["groups"] and method == "GET":
             return 200, {"results": [dict(g) for g in groups.values()]}
         if segs == ["groups"] and method == "POST":
-            name = str(body.get("name", ""))
-            if not name or not body.get("label"):
-                raise ApiError(400, "VALIDATION_ERROR", "Invalid input JSON: name and label are required")
+            name = str(body["name"])
             if name in groups:
                 raise ApiError(409, "CONFLICT", f"A property group named '{name}' already exists.")
             groups[name] = {"name": name, "label": body["label"], "displayOrder": body.get("displayOrder", -1)}
@@ -953,6 +997,17 @@ class FakeHubSpot:
     def _link(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         self._associations.add((from_type, from_id, to_type, to_id))
         self._associations.add((to_type, to_id, from_type, from_id))
+
+
+def _invalid(problems: list[Problem]) -> ApiError:
+    """HubSpot's 400 for a body that does not match the request schema."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return ApiError(
+        400,
+        "VALIDATION_ERROR",
+        f"Invalid input JSON: {problems[0].message}{more}",
+        errors=[p.detail() for p in problems],
+    )
 
 
 def _compare(name: str, actual: Any, value: Any) -> int:
