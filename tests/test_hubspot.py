@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from integrations import hubspot
 from integrations.errors import ServiceError
-from integrations.hubspot import HubSpotClient, HubSpotError
+from integrations.hubspot import DealAmount, HubSpotClient, HubSpotError
 from tests.fakes.hubspot import FakeHubSpot, ManualClock
 
 TOKEN = "pat-na1-fake"
@@ -445,3 +446,40 @@ def test_deals_modified_since_restarts_at_the_search_cap(
         push(ready, [deal(f"rec{i}")])
     changed = ready.deals_modified_since(start, REF, [])
     assert [d["properties"][REF] for d in changed] == [f"rec{i}" for i in range(7)]
+
+
+# currency --------------------------------------------------------------------------------------
+
+
+def test_company_currency_is_read_once_per_client(clock: ManualClock) -> None:
+    with FakeHubSpot(TOKEN, now=clock, company_currency="EUR") as server:
+        for version, path in (("2026-09", "/account-info/2026-09/details"), ("v3", "/account-info/v3/details")):
+            client = HubSpotClient(TOKEN, api_url=server.url, api_version=version)
+            assert client.company_currency() == "EUR"
+            assert client.company_currency() == "EUR"
+            assert server.calls(path) == 1
+
+
+def test_deals_read_back_carry_their_currency(ready: HubSpotClient, fake: FakeHubSpot, clock: ManualClock) -> None:
+    fake.additional_currencies.append("GBP")
+    ids = {k: str(r.id) for k, r in push(ready, [deal("rec1"), deal("rec2"), deal("rec3")]).items()}
+    since = clock.advance(60)
+    clock.advance(1)
+    fake.set_stage(ids["rec1"], "closedwon", amount="1200.50", currency="GBP")
+    clock.advance(1)
+    fake.set_stage(ids["rec2"], "closedwon", amount=900)  # no deal currency: the company's
+    clock.advance(1)
+    fake.set_stage(ids["rec3"], "closedlost")  # no amount
+    changed = {d["properties"][REF]: d for d in ready.deals_modified_since(since, REF, ["dealstage", "amount"])}
+    assert changed["rec1"]["properties"]["deal_currency_code"] == "GBP"
+    assert ready.deal_currency(changed["rec1"]) == "GBP"
+    assert ready.deal_amount(changed["rec1"]) == DealAmount(Decimal("1200.50"), "GBP")
+    assert ready.deal_amount(changed["rec2"]) == DealAmount(Decimal("900"), "USD")
+    assert ready.deal_amount(changed["rec3"]) is None
+    assert fake.calls("/account-info/") == 1  # cached
+
+
+def test_a_currency_the_account_lacks_is_refused(ready: HubSpotClient) -> None:
+    result = push(ready, [deal("rec1", deal_currency_code="BRL")])["rec1"]
+    assert result.error is not None and result.error.code == "VALIDATION_ERROR"
+    assert not result.error.retryable

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from integrations.hubspot import DEFAULT_API_VERSION, HubSpotClient, HubSpotError
+from integrations.hubspot import DEFAULT_API_VERSION, DealAmount, HubSpotClient, HubSpotError
 from jobs.crm_targets import DEAL_PROPERTIES, REFERRAL_ID_PROPERTY
 from jobs.settings import Settings, load_settings
 from tests.fakes.hubspot import FakeHubSpot, ManualClock
@@ -41,6 +42,7 @@ DATED_CALLS = {
     ("GET", "/crm/objects/2026-09/deals"),
     ("GET", "/crm/objects/2026-09/contacts"),
     ("GET", "/crm/objects/2026-09/companies"),
+    ("GET", "/account-info/2026-09/details"),
 }
 
 
@@ -48,6 +50,8 @@ def _legacy(path: str) -> str:
     """The v3 path HubSpot publishes for a dated one (associations only exist as /crm/v4/)."""
     if "/associations/" in path:
         return re.sub(r"^/crm/(objects|associations)/2026-09/", r"/crm/v4/\1/", path)
+    if path.startswith("/account-info/"):
+        return path.replace("/2026-09/", "/v3/")
     return re.sub(r"^/crm/(objects|properties|pipelines)/2026-09/", r"/crm/v3/\1/", path)
 
 
@@ -79,6 +83,7 @@ def full_flow(client: HubSpotClient, fake: FakeHubSpot) -> None:
     client.associate_deal_contact(deal_id, client.upsert_contact("jo@acme.example", {"firstname": "Jo"}))
     (found,) = client.deals_modified_since(fake.now(), REFERRAL_ID_PROPERTY, ["dealstage", "amount"])
     assert found["id"] == deal_id and found["properties"]["amount"] == "1200"
+    assert client.deal_amount(found) == DealAmount(Decimal(1200), "USD")
     assert client.check_access() == []
 
 

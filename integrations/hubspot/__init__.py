@@ -11,7 +11,7 @@ is a setting: a dated version (default ``"2026-09"``: ``/crm/objects/2026-09/dea
 * :mod:`.errors` — :class:`HubSpotError`, a :class:`integrations.errors.ServiceError` whose
   ``code`` is HubSpot's category;
 * :mod:`.client` — :class:`HubSpotClient`, the calls the jobs make (properties, pipelines, contact
-  and deal upserts, associations, searches, read-back, the access check).
+  and deal upserts, associations, searches, read-back with currencies, the access check).
 
 The client knows nothing about partners: the caller chooses the properties, the unique id property
 and the stages.
@@ -19,7 +19,7 @@ and the stages.
 
 from integrations.hubspot.client import BATCH_LIMIT, DEFAULT_PROPERTY_GROUP, HubSpotClient
 from integrations.hubspot.errors import HubSpotError, error_from_body
-from integrations.hubspot.models import Result, Stage, UpsertResult
+from integrations.hubspot.models import DEAL_CURRENCY_PROPERTY, DealAmount, Result, Stage, UpsertResult
 from integrations.hubspot.search import SEARCH_PAGE_LIMIT, SEARCH_RESULT_CAP
 from integrations.hubspot.transport import (
     DEFAULT_API_URL,
@@ -30,6 +30,7 @@ from integrations.hubspot.transport import (
 
 __all__ = [
     "BATCH_LIMIT",
+    "DEAL_CURRENCY_PROPERTY",
     "DEFAULT_API_URL",
     "DEFAULT_API_VERSION",
     "DEFAULT_PROPERTY_GROUP",
@@ -37,6 +38,7 @@ __all__ = [
     "SEARCH_PAGE_LIMIT",
     "SEARCH_RESULT_CAP",
     "SERVER_ERROR_TRIES",
+    "DealAmount",
     "HubSpotClient",
     "HubSpotError",
     "Result",

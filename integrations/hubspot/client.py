@@ -12,10 +12,13 @@ import requests
 from integrations.hubspot import bodies
 from integrations.hubspot.errors import HubSpotError, Json, existing_id, required_scopes
 from integrations.hubspot.models import (
+    DEAL_CURRENCY_PROPERTY,
+    DealAmount,
     Stage,
     UpsertResult,
     chunks,
     first_open_stage,
+    parse_amount,
     properties_of,
     stages_of,
 )
@@ -56,6 +59,7 @@ class HubSpotClient:
         )
         self.searches = Search(self.http)
         self._pipelines: list[Json] | None = None
+        self._company_currency: str | None = None
 
     def __repr__(self) -> str:
         return f"HubSpotClient(api_url={self.api_url!r}, api_version={self.api_version!r})"
@@ -300,10 +304,34 @@ class HubSpotClient:
     def deals_modified_since(self, since: datetime, id_property: str, properties: Sequence[str]) -> list[Json]:
         """Deals carrying ``id_property`` (pushed by us) with ``hs_lastmodifieddate >= since``, oldest first.
 
-        Reads ``properties`` plus ``id_property`` and ``hs_lastmodifieddate``. Never a full sync.
-        Search lags behind writes: pass ``since`` minus an overlap window.
+        Reads ``properties`` plus ``id_property``, ``hs_lastmodifieddate`` and ``deal_currency_code``
+        (for :meth:`deal_amount`). Never a full sync. Search lags behind writes: pass ``since`` minus
+        an overlap window.
         """
-        return self.searches.modified_since("deals", since, id_property, properties)
+        wanted = [*properties, DEAL_CURRENCY_PROPERTY]
+        return self.searches.modified_since("deals", since, id_property, wanted)
+
+    # currency --------------------------------------------------------------------------------
+
+    def company_currency(self, *, refresh: bool = False) -> str:
+        """The account's company currency (ISO 4217), from the account details (cached; 1 call)."""
+        if self._company_currency is None or refresh:
+            details = self._get(self.path("account-info", "details"))
+            currency = str(details.get("companyCurrency") or "").strip().upper()
+            if not currency:
+                raise HubSpotError(200, "UNEXPECTED_ANSWER", "the account details name no companyCurrency")
+            self._company_currency = currency
+        return self._company_currency
+
+    def deal_currency(self, deal: Mapping[str, Any]) -> str:
+        """A deal's currency as read back: its ``deal_currency_code``, else the company currency."""
+        code = str(properties_of(deal).get(DEAL_CURRENCY_PROPERTY) or "").strip().upper()
+        return code or self.company_currency()
+
+    def deal_amount(self, deal: Mapping[str, Any]) -> DealAmount | None:
+        """A deal's ``amount`` with its currency; None when the deal has no amount."""
+        amount = parse_amount(properties_of(deal).get("amount"))
+        return None if amount is None else DealAmount(amount, self.deal_currency(deal))
 
     # check -----------------------------------------------------------------------------------
 

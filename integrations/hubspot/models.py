@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from integrations.hubspot.errors import HubSpotError, Json
 
 T = TypeVar("T")
+
+#: HubSpot's deal property holding the deal's ISO 4217 currency (empty: the company currency).
+DEAL_CURRENCY_PROPERTY = "deal_currency_code"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,14 @@ class Stage:
     outcome: str
 
 
+@dataclass(frozen=True)
+class DealAmount:
+    """A deal's amount with its currency (ISO 4217 code, e.g. "EUR")."""
+
+    amount: Decimal
+    currency: str
+
+
 def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
@@ -65,6 +77,17 @@ def parse_hs_datetime(value: object) -> datetime:
     if text.isdigit():
         return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def parse_amount(value: object) -> Decimal | None:
+    """A deal's ``amount`` ("1234.5"); None when empty or not a number."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
 
 
 def stage_outcome(metadata: Mapping[str, Any]) -> tuple[bool, str]:
