@@ -1,7 +1,7 @@
 """The paths and request bodies the HubSpot client sends, against the fake HubSpot that checks them.
 
 The fake refuses any body that does not match HubSpot's published request schema with HubSpot's
-400 VALIDATION_ERROR answer (see tests/fakes/hubspot_schemas.py), so every flow in these tests
+400 VALIDATION_ERROR answer (see tests/fakes/hubspot/schemas.py), so every flow in these tests
 doubles as a schema check; the bad-body cases show the fake does refuse.
 """
 
