@@ -243,8 +243,9 @@ def _modified(raw: object) -> datetime | None:
 
 
 def _failed(exc: HubSpotError) -> PushFailed:
-    permanent = 400 <= exc.status < 500 and exc.status not in (408, 423, 429)
-    return PushFailed(f"HubSpot said {exc.category}: {exc.message}", permanent=permanent)
+    return PushFailed(
+        f"HubSpot said {exc.code}: {exc.message}", permanent=not exc.retryable, unknown=exc.outcome_unknown
+    )
 
 
 class OutboxTarget:

@@ -124,7 +124,7 @@ def _check_crm(app: App, out: TextIO) -> int:
         pipeline, stage = target.client.first_stage()
     except HubSpotError as exc:
         print(
-            f"{FAIL} HubSpot setup: {exc.category}: {exc.message}. Fix: give the token crm.schemas.deals.write",
+            f"{FAIL} HubSpot setup: {exc.code}: {exc.message}. Fix: give the token crm.schemas.deals.write",
             file=out,
         )
         return 1
