@@ -34,7 +34,7 @@ from pathlib import Path
 
 from bases.sample import ACTIVITIES_T, CIRCLE_CHANNEL, CIRCLES_T, LINKS, MEMBERS_T, PARTNERS_T, REFERRALS_T, sample_data
 from bases.schema import BASES
-from integrations.airtable import Clock
+from integrations.http import Clock
 from jobs.admin import cmd_budget
 from jobs.cadence import tick
 from jobs.runtime import Runtime

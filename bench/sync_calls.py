@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bases.schema import BASES
-from integrations.airtable import AirtableClient, Clock
+from integrations.airtable import AirtableClient
+from integrations.http import Clock
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
 from jobs.sync import Syncer

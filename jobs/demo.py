@@ -17,7 +17,7 @@ from typing import TextIO
 from bases.records import parse_fields
 from bases.sample import load_into
 from bases.schema import BASES
-from integrations.airtable import Clock
+from integrations.http import Clock
 from integrations.local import LocalStore
 from jobs.cycle import JobOutcome, run_cycle
 from jobs.runtime import Runtime

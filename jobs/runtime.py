@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from integrations.airtable import AirtableClient, Clock
+from integrations.airtable import AirtableClient
+from integrations.http import Clock
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
 from integrations.slack import SlackClient

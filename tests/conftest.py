@@ -11,7 +11,8 @@ import pytest
 
 from bases.drift import create_base_body, link_fields
 from bases.schema import BASES
-from integrations.airtable import AirtableClient, Clock
+from integrations.airtable import AirtableClient
+from integrations.http import Clock
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
 from tests.fakes.airtable import FakeAirtable, FakeClock

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from integrations.airtable import Clock
+from integrations.http import Clock
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
 from jobs.intros import run_intros

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from integrations.airtable import Clock
+from integrations.http import Clock
 from integrations.hubspot import SERVER_ERROR_TRIES
 from integrations.ledger import CallLedger
 from integrations.local import LocalStore
