@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from integrations.http import Clock
 from integrations.hubspot import HubSpotClient, HubSpotError
-from integrations.webhook import WebhookClient, WebhookError, build_document
+from integrations.webhook import WebhookClient, WebhookError
+from jobs.crm_document import Document, build_document
 
 REFERRAL_ID_PROPERTY = "partnerops_referral_id"
 DEAL_PROPERTIES: list[dict[str, Any]] = [
@@ -77,9 +79,9 @@ class CrmTarget(Protocol):
         ...
 
 
-def document(referral: Referral, occurred_at: str) -> dict[str, Any]:
+def document(referral: Referral, occurred_at: str) -> Document:
     """The JSON document of one accepted referral (webhook body and outbox file): one documented
-    shape, ``partnerops.referral.v1``, built by :func:`integrations.webhook.build_document`."""
+    shape, ``partnerops.referral.v1``, built by :func:`jobs.crm_document.build_document`."""
     return build_document(
         referral_id=referral.id,
         event="referral.accepted",
@@ -104,8 +106,8 @@ class WebhookTarget:
 
     name = "webhook"
 
-    def __init__(self, url: str, *, sleep: Any = None) -> None:
-        self.client = WebhookClient(url, sleep=sleep) if sleep is not None else WebhookClient(url)
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+        self.client = WebhookClient(url, clock=clock)
 
     def open_deal_exists(self, domain: str | None, email: str | None) -> bool:
         return False  # a webhook cannot be asked; attribution is Sourced

@@ -67,7 +67,7 @@ class Runtime:
             elif self.settings.crm == "webhook":
                 from jobs.crm_targets import WebhookTarget
 
-                self.crm = WebhookTarget(self.settings.crm_webhook_url, sleep=self.clock.sleep)
+                self.crm = WebhookTarget(self.settings.crm_webhook_url, clock=self.clock)
             elif self.settings.crm == "outbox":
                 self.crm = OutboxTarget(self.settings.home)
         return self.crm
