@@ -18,7 +18,7 @@ from typing import Any
 
 from bases.records import Record, format_datetime, is_email, parse_fields
 from bases.schema import table_def
-from integrations.email import EmailError, SmtpSender, build_intro, render_text, safe_header, split_subject
+from integrations.smtp import SmtpError, SmtpSender, build_intro, render_text, safe_header, split_subject
 from jobs.effects import ApplyReport, Effect, EffectFailed, Progress, apply, cell_update, digest, start
 from jobs.messages import TEMPLATES, first_name, render
 from jobs.partners import partner_by_email, slack_user
@@ -191,8 +191,8 @@ class EmailExecutor:
         msg = BytesParser(policy=policy.SMTP).parsebytes(str(effect.payload["eml"]).encode())
         try:
             refused = self.sender.send(msg)
-        except EmailError as exc:
-            if exc.unknown_outcome:
+        except SmtpError as exc:
+            if exc.outcome_unknown:
                 # The server may have accepted it: at most once, so it counts as sent.
                 return {"outcome": "unknown", "why": str(exc)}
             raise EffectFailed(f"e-mail not sent: {exc}", permanent=exc.permanent) from None

@@ -94,7 +94,7 @@ class Runtime:
     def _email_executor(self, outbox: Executor) -> Executor:
         if not self.settings.smtp_host:
             return outbox
-        from integrations.email import SmtpSender
+        from integrations.smtp import SmtpSender
         from jobs.intros import EmailExecutor
 
         s = self.settings

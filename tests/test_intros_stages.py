@@ -22,9 +22,9 @@ from jobs.runtime import Runtime
 from jobs.settings import Settings
 from jobs.stages import run_stages
 from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.smtp import Recorder, free_port
 from tests.killing import Killed
 from tests.killing import kill_at as kill
-from tests.test_email import Recorder, free_port
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 

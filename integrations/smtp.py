@@ -7,8 +7,10 @@
   can never add a header.  The ``Message-ID`` is derived from a caller-given key, so the same
   message always carries the same id.
 * :class:`SmtpSender` delivers a message, one connection per send (STARTTLS and login as
-  configured).  Every failure surfaces as one :class:`EmailError`; the password never appears
-  in its message.
+  configured), and :meth:`SmtpSender.verify` checks the settings for ``partnerops check``
+  (connect, EHLO, STARTTLS, login, QUIT; nothing sent).  Every failure surfaces as one
+  :class:`SmtpError` (a :class:`~integrations.errors.ServiceError`) with a fix in plain words;
+  the password never appears in it.
 * :func:`render_text` renders a jinja2 template as plain text (no escaping: this is not Slack),
   and :func:`split_subject` splits its ``Subject: …`` first line from the body.
 
@@ -27,6 +29,8 @@ import re
 import smtplib
 import ssl
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.generator import BytesGenerator
 from email.headerregistry import Address
@@ -35,9 +39,12 @@ from email.policy import SMTP
 from email.utils import format_datetime, getaddresses
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from integrations.errors import ServiceError
+from integrations.http import scrub
 
 log = logging.getLogger(__name__)
 
@@ -55,33 +62,58 @@ _MAX_ADDRESS = 254
 _MAX_LOCAL = 64
 
 
-class EmailError(Exception):
-    """Sending failed.
+NO_ANSWER = "NO_ANSWER"  # no reply: refused, unreachable, timed out, connection closed
+NO_STARTTLS = "NO_STARTTLS"  # STARTTLS required by the settings but not offered
+TLS_UNTRUSTED = "TLS_UNTRUSTED"  # the server's certificate did not verify
+NOT_SUPPORTED = "NOT_SUPPORTED"  # e.g. login configured but the server offers no AUTH we can use
 
-    ``permanent``: sending the same message again with the same settings will fail again (a 5xx
-    reply, every recipient refused, no STARTTLS, bad credentials); otherwise (no answer, time-out,
-    a 4xx reply) a later attempt may work.  ``code`` is the SMTP reply code (0 = no reply),
-    ``stage`` the step that failed (connect, ehlo, starttls, login, mail, rcpt, data), and
-    ``unknown_outcome`` is True when the connection broke while the message itself was being
-    handed over, so the server may have accepted it.
+
+class SmtpError(ServiceError):
+    """Sending (or checking the settings) failed.
+
+    ``code`` is the SMTP reply code as text (``"550"``; ``status`` the same number), or, without
+    a reply, one of :data:`NO_ANSWER`, :data:`NO_STARTTLS`, :data:`TLS_UNTRUSTED`,
+    :data:`NOT_SUPPORTED` (``status`` 0). ``stage`` is the step that failed (connect, ehlo,
+    starttls, login, mail, rcpt, data); ``refused`` the recipients the server refused, with
+    their replies. ``outcome_unknown`` is True when the answer to the message itself was lost
+    (the server may have stored it). ``retryable``: a 4xx reply or no answer may pass later; a
+    5xx reply, a missing STARTTLS, an untrusted certificate or an unsupported login will not.
     """
+
+    service: ClassVar[str] = "SMTP"
+    permanent_codes: ClassVar[frozenset[str]] = frozenset({NO_STARTTLS, TLS_UNTRUSTED, NOT_SUPPORTED})
 
     def __init__(
         self,
-        text: str,
+        status: int,
+        code: str,
+        message: str,
         *,
-        permanent: bool,
-        code: int = 0,
-        stage: str = "",
-        unknown_outcome: bool = False,
+        stage: str,
+        url: str = "",
+        outcome_unknown: bool = False,
+        hint: str = "",
         refused: dict[str, tuple[int, str]] | None = None,
     ) -> None:
-        self.permanent = permanent
-        self.code = code
         self.stage = stage
-        self.unknown_outcome = unknown_outcome
         self.refused = dict(refused or {})
-        super().__init__(text)
+        super().__init__(status, code, message, url=url, outcome_unknown=outcome_unknown, hint=hint)
+
+    def describe(self) -> str:
+        text = f"{self.service} {self.url} {self.stage} failed: {self.message}"
+        if self.hint:
+            text += f" - {self.hint}"
+        if self.outcome_unknown:
+            text += " (the message may have been delivered)"
+        return text
+
+    @property
+    def retryable(self) -> bool:
+        if self.code in self.permanent_codes:
+            return False
+        if self.code.isdigit():
+            return self.code.startswith("4")
+        return True  # no answer
 
 
 # --------------------------------------------------------------------------- headers and addresses
@@ -190,7 +222,7 @@ def _environment(folder: str) -> Environment:
     )
 
 
-def render_text(template_path: Path, **context: Any) -> str:
+def render_text(template_path: Path, **context: object) -> str:
     """Render a jinja2 template file as plain text: undefined names fail, nothing is escaped."""
     path = Path(template_path)
     return _environment(str(path.resolve().parent)).get_template(path.name).render(**context).strip()
@@ -250,11 +282,34 @@ def _reply_text(reply: bytes | str) -> str:
 
 
 def _close(smtp: smtplib.SMTP, *, polite: bool) -> None:
-    """QUIT after a delivery (its answer no longer matters), then close the socket."""
+    """QUIT when the work is done (its answer no longer matters), then close the socket."""
     if polite:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             smtp.quit()
     smtp.close()
+
+
+@dataclass
+class _Progress:
+    """How far one connection got: the step under way, and whether all its work is done."""
+
+    stage: str = "connect"
+    finished: bool = False
+
+
+def _classify(exc: OSError) -> tuple[str, str]:
+    """(code, detail) of a failure that smtplib or the socket raised."""
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return NOT_SUPPORTED, f"not supported by the server: {exc}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return NO_ANSWER, "the server closed the connection"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return str(exc.smtp_code), f"{exc.smtp_code} {_reply_text(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH mechanism in common
+        return NOT_SUPPORTED, f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TLS_UNTRUSTED, f"TLS certificate not trusted: {exc.verify_message}"
+    return NO_ANSWER, f"no answer: {type(exc).__name__}"  # refused, reset, time-out, DNS, TLS
 
 
 class SmtpSender:
@@ -284,113 +339,144 @@ class SmtpSender:
     def __repr__(self) -> str:
         return f"SmtpSender({self.host!r}, {self.port}, user={self.user!r}, starttls={self.starttls})"
 
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def verify(self) -> str:
+        """For ``partnerops check``: connect, EHLO, STARTTLS and login as configured, then QUIT.
+
+        Sends nothing. Returns what was checked, in plain words; raises :class:`SmtpError`
+        whose hint says which setting to fix.
+        """
+        progress = _Progress()
+        with self._session(progress):
+            progress.finished = True
+        tls = "STARTTLS" if self.starttls else "no STARTTLS (SMTP_STARTTLS=false)"
+        login = f"logged in as {self.user}" if self.user else "no login (SMTP_USER is empty)"
+        return f"{self.where} answers: {tls}, {login}"
+
     def send(self, msg: Message) -> dict[str, tuple[int, str]]:
         """Deliver ``msg`` to its To/Cc/Bcc recipients (Bcc is not transmitted as a header).
 
         Returns the recipients the server refused while accepting the others (empty = all
         accepted; the message WAS sent).  Raises ValueError for a bad address before connecting,
-        and :class:`EmailError` when nothing was accepted or the outcome is unknown.
+        and :class:`SmtpError` when nothing was accepted or the outcome is unknown.
         """
         sender, recipients = _envelope(msg)
         data = _flatten(msg)
-        stage = "connect"
+        progress = _Progress()
+        with self._session(progress) as smtp:
+            refused = self._transmit(smtp, progress, sender, recipients, data)
+            progress.finished = True
+        if refused:
+            log.warning("SMTP %s accepted the message but refused %s", self.where, sorted(refused))
+        return refused
+
+    @contextlib.contextmanager
+    def _session(self, progress: _Progress) -> Iterator[smtplib.SMTP]:
+        """A connection that said EHLO, started TLS and logged in as configured; every failure
+        inside becomes an :class:`SmtpError` of the stage under way."""
         smtp: smtplib.SMTP | None = None
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname)
-            stage = "ehlo"
-            smtp.ehlo_or_helo_if_needed()
-            if self.starttls:
-                stage = "starttls"
-                if not smtp.has_extn("starttls"):
-                    raise self._error(
-                        "the server does not offer STARTTLS (set SMTP_STARTTLS=false only for a trusted local relay)",
-                        stage=stage,
-                        permanent=True,
-                    )
-                smtp.starttls(context=self._ssl_context or ssl.create_default_context())
-                smtp.ehlo()
-            if self.user:
-                stage = "login"
-                smtp.login(self.user, self._password)
-            stage = "mail"
-            code, reply = smtp.mail(sender)
-            if code != 250:
-                raise self._error(f"sender refused: {code} {_reply_text(reply)}", stage=stage, code=code)
-            stage = "rcpt"
-            refused: dict[str, tuple[int, str]] = {}
-            for rcpt in recipients:
-                code, reply = smtp.rcpt(rcpt)
-                if code not in (250, 251):
-                    refused[rcpt] = (code, _reply_text(reply))
-            if len(refused) == len(recipients):
-                smtp.rset()
-                detail = "; ".join(f"{a}: {c} {r}" for a, (c, r) in refused.items())
-                raise self._error(
-                    f"all recipients refused: {detail}",
-                    stage=stage,
-                    code=max(c for c, _ in refused.values()),
-                    permanent=all(c >= 500 for c, _ in refused.values()),
-                    refused=refused,
-                )
-            stage = "data"
-            code, reply = smtp.data(data)
-            if code != 250:  # a definite answer: the message was not accepted
-                raise self._error(f"message refused: {code} {_reply_text(reply)}", stage="data", code=code)
-            stage = "done"
-        except EmailError:
+            self._greet(smtp, progress)
+            yield smtp
+        except SmtpError:
             raise
-        except smtplib.SMTPNotSupportedError as exc:
-            raise self._error(f"not supported by the server: {exc}", stage=stage, permanent=True) from None
-        except smtplib.SMTPServerDisconnected:
-            raise self._error("the server closed the connection", stage=stage) from None
-        except smtplib.SMTPResponseException as exc:
-            code = int(exc.smtp_code)
-            raise self._error(f"{code} {_reply_text(exc.smtp_error)}", stage=stage, code=code) from None
-        except smtplib.SMTPException as exc:  # e.g. no AUTH mechanism in common
-            raise self._error(f"{type(exc).__name__}: {exc}", stage=stage, permanent=True) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise self._error(
-                f"TLS certificate not trusted: {exc.verify_message}", stage=stage, permanent=True
-            ) from None
-        except OSError as exc:  # refused, reset, time-out, DNS, TLS
-            raise self._error(f"no answer: {type(exc).__name__}", stage=stage) from None
+        except OSError as exc:  # smtplib's errors, ssl's and the socket's
+            code, detail = _classify(exc)
+            raise self._error(code, detail, stage=progress.stage) from None
         finally:
             if smtp is not None:
-                _close(smtp, polite=stage == "done")
-        if refused:
-            log.warning("SMTP %s:%s accepted the message but refused %s", self.host, self.port, sorted(refused))
+                _close(smtp, polite=progress.finished)
+
+    def _greet(self, smtp: smtplib.SMTP, progress: _Progress) -> None:
+        progress.stage = "ehlo"
+        smtp.ehlo_or_helo_if_needed()
+        if self.starttls:
+            progress.stage = "starttls"
+            if not smtp.has_extn("starttls"):
+                raise self._error(NO_STARTTLS, "the server does not offer STARTTLS", stage=progress.stage)
+            smtp.starttls(context=self._ssl_context or ssl.create_default_context())
+            smtp.ehlo()
+        if self.user:
+            progress.stage = "login"
+            smtp.login(self.user, self._password)
+
+    def _transmit(
+        self, smtp: smtplib.SMTP, progress: _Progress, sender: str, recipients: list[str], data: bytes
+    ) -> dict[str, tuple[int, str]]:
+        progress.stage = "mail"
+        code, reply = smtp.mail(sender)
+        if code != 250:
+            raise self._error(str(code), f"sender refused: {code} {_reply_text(reply)}", stage="mail")
+        progress.stage = "rcpt"
+        refused = self._recipients(smtp, recipients)
+        progress.stage = "data"
+        code, reply = smtp.data(data)  # no answer from here on: the server may have stored it
+        if code != 250:  # a definite answer: the message was not accepted
+            raise self._error(str(code), f"message refused: {code} {_reply_text(reply)}", stage="data")
         return refused
 
+    def _recipients(self, smtp: smtplib.SMTP, recipients: list[str]) -> dict[str, tuple[int, str]]:
+        """RCPT TO each; the refused ones with their replies. All refused: SmtpError with the
+        mildest reply as its code (one 4xx among 5xx may still pass later)."""
+        refused: dict[str, tuple[int, str]] = {}
+        for rcpt in recipients:
+            code, reply = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, _reply_text(reply))
+        if len(refused) < len(recipients):
+            return refused
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.rset()
+        detail = "; ".join(f"{a}: {c} {r}" for a, (c, r) in refused.items())
+        mildest = min(c for c, _ in refused.values())
+        raise self._error(str(mildest), f"all recipients refused: {detail}", stage="rcpt", refused=refused)
+
     def _error(
-        self,
-        detail: str,
-        *,
-        stage: str,
-        code: int = 0,
-        permanent: bool | None = None,
-        unknown_outcome: bool = False,
-        refused: dict[str, tuple[int, str]] | None = None,
-    ) -> EmailError:
-        if permanent is None:
-            permanent = 500 <= code < 600
-        if stage == "data" and code == 0:  # the connection broke while the message was handed over
-            unknown_outcome = True
-        text = self._scrub(f"SMTP {self.host}:{self.port} {stage} failed: {detail}")
-        if unknown_outcome:
-            text += " (the message may have been delivered)"
-        return EmailError(
-            text, permanent=permanent, code=code, stage=stage, unknown_outcome=unknown_outcome, refused=refused
+        self, code: str, detail: str, *, stage: str, refused: dict[str, tuple[int, str]] | None = None
+    ) -> SmtpError:
+        return SmtpError(
+            int(code) if code.isdigit() else 0,
+            code,
+            self._scrub(detail),
+            stage=stage,
+            url=self.where,
+            outcome_unknown=stage == "data" and code == NO_ANSWER,
+            hint=self._hint(stage, code),
+            refused=refused,
         )
+
+    def _hint(self, stage: str, code: str) -> str:
+        """Which setting to check, in plain words."""
+        if code == NO_ANSWER and stage in ("connect", "ehlo"):
+            return f"no SMTP server answers at {self.where}: check SMTP_HOST and SMTP_PORT"
+        if code == NO_STARTTLS:
+            return (
+                f"{self.where} does not offer TLS: check SMTP_PORT (the submission port 587 offers STARTTLS), "
+                "or set SMTP_STARTTLS=false only for a trusted local relay"
+            )
+        if code == TLS_UNTRUSTED:
+            return "check that SMTP_HOST is the name on the server's certificate"
+        if stage == "login" and code == NOT_SUPPORTED:
+            return "the server offers no login here: leave SMTP_USER empty, or keep SMTP_STARTTLS=true"
+        if stage == "login" and code.startswith("5"):
+            return "the server refused the login: check SMTP_USER and SMTP_PASSWORD"
+        if stage == "mail" and code.startswith("5"):
+            return "check that EMAIL_FROM is an address this account may send from"
+        return ""
 
     def _scrub(self, text: str) -> str:
         """Remove the password (and the AUTH encodings carrying it) from a message."""
         if not self._password:
             return text
-        secrets = [
-            self._password,
-            base64.b64encode(self._password.encode()).decode(),
-            base64.b64encode(f"\0{self.user}\0{self._password}".encode()).decode(),
-        ]
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        return scrub(
+            text,
+            [
+                self._password,
+                base64.b64encode(self._password.encode()).decode(),
+                base64.b64encode(f"\0{self.user}\0{self._password}".encode()).decode(),
+            ],
+        )
