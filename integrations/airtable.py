@@ -34,7 +34,7 @@ from pyairtable import Api
 
 from bases.records import Record
 from integrations.errors import ServiceError
-from integrations.http import Clock, never_sent, redact_url
+from integrations.http import LOST, Clock, never_sent, redact_url
 from integrations.ledger import CallLedger
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class GuardedSession(requests.Session):
             self._before_send(call)
             try:
                 response = super().request(call.method, call.url, *args, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except LOST as exc:
                 self._no_answer(call, exc, left)
                 continue
             if not self._again(call, response, left):
@@ -218,7 +218,7 @@ class GuardedSession(requests.Session):
         self.limiter.acquire(call.base)
         self.ledger.record(self.clock.now(), call.base, call.kind)
 
-    def _no_answer(self, call: _Call, exc: Exception, left: _Retries) -> None:
+    def _no_answer(self, call: _Call, exc: requests.RequestException, left: _Retries) -> None:
         """Back off for a retry when repeating is safe; otherwise raise (outcome unknown if it was sent)."""
         sent = not never_sent(exc)
         if left.server > 0 and (call.repeatable or not sent):

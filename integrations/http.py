@@ -64,6 +64,11 @@ def redact_url(url: str | None) -> str:
     return (url or "").split("?")[0]
 
 
+#: ``requests`` failures that leave a request without its answer: no connection, a time-out,
+#: or a body cut off mid-answer (an invalid URL is none of these: it is a setting to fix).
+LOST = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
 def never_sent(exc: BaseException) -> bool:
     """Whether a ``requests`` failure happened before the request could reach the server (no
     connection: refused, unresolvable host, connect time-out, TLS handshake), so repeating it

@@ -47,7 +47,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from integrations.errors import ServiceError
-from integrations.http import Clock, never_sent, retry_after_seconds
+from integrations.http import LOST, Clock, never_sent, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ class WebhookClient:
         """One POST; a failure without an answer becomes a WebhookError saying whether it was sent."""
         try:
             return self.session.post(self._url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except LOST as exc:
             sent = not never_sent(exc)
             # str(exc) names the URL: only the exception type goes into the message.
             raise WebhookError(
