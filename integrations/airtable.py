@@ -2,13 +2,18 @@
 
 pyairtable does the requests; this module adds what a 1,000-calls-a-month workspace needs:
 
-* every call is counted in the :class:`~integrations.ledger.CallLedger` (month, base, kind);
+* every call is counted in the :class:`~integrations.ledger.CallLedger` (month of the injected
+  clock's ``now``, base, kind);
 * no call is sent once the allowance is spent, nor after Airtable's monthly block
   (``PUBLIC_API_BILLING_LIMIT_EXCEEDED``, never retried);
-* at most 5 requests per second per base; ``RATE_LIMIT_REACHED`` waits the 30 s penalty and
-  retries a bounded number of times;
-* 5xx and network failures are retried only for requests that are safe to repeat;
-* every failure is one :class:`AirtableError` with the HTTP status, Airtable's code and message.
+* at most 5 requests per base in any 1-second window (a sliding window on the injected clock,
+  :class:`SlidingWindow`); ``RATE_LIMIT_REACHED`` waits the 30 s penalty and retries a bounded
+  number of times;
+* 5xx and lost answers are retried only for requests that are safe to repeat (reads, PATCH,
+  DELETE) or that never reached Airtable (no connection could be made);
+* every failure is one :class:`AirtableError` (a :class:`~integrations.errors.ServiceError`)
+  with the HTTP status, Airtable's code and message; a create whose answer was lost carries
+  ``outcome_unknown=True``.
 
 The token never appears in an error or a log line.
 """
@@ -17,52 +22,58 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import requests
 from pyairtable import Api
 
 from bases.records import Record
-from integrations.http import Clock
+from integrations.errors import ServiceError
+from integrations.http import LOST, Clock, never_sent, redact_url
 from integrations.ledger import CallLedger
 
 log = logging.getLogger(__name__)
 
 REQUESTS_PER_SECOND = 5
+RATE_WINDOW_SECONDS = 1.0
+RATE_MARGIN_SECONDS = 0.001  # a send waits until the oldest of the window is this far out of it
 RATE_LIMIT_PENALTY_SECONDS = 30.0
 RATE_LIMIT_RETRIES = 2
 SERVER_ERROR_RETRIES = 2
 SERVER_ERROR_BACKOFF_SECONDS = (2.0, 8.0)
 RETRIABLE_STATUS = (500, 502, 503, 504)
+AMBIGUOUS_STATUS = (500, 502, 504)  # the request may have been applied before the failure
 DEFAULT_TIMEOUT = (5, 30)
 WRITE_BATCH = 10
 PAGE_SIZE = 100
 BILLING_LIMIT = "PUBLIC_API_BILLING_LIMIT_EXCEEDED"
+ALLOWANCE_SPENT = "ALLOWANCE_SPENT"
 RATE_LIMIT = "RATE_LIMIT_REACHED"
 
 _BASE_RE = re.compile(r"/(app[A-Za-z0-9]+)")
 
 
-class AirtableError(Exception):
-    """An Airtable call failed: HTTP status (0 = no answer), Airtable's code, its message."""
+class AirtableError(ServiceError):
+    """An Airtable call failed: HTTP status (0 = no answer), Airtable's code, its message.
 
-    def __init__(self, status: int, code: str, message: str, *, url: str = "") -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.url = url
-        where = f" ({url})" if url else ""
-        super().__init__(f"Airtable {status} {code}: {message}{where}")
+    ``retryable`` as for every service, except that the monthly block and a spent allowance
+    are not (waiting a few seconds changes nothing before the 1st).
+    """
+
+    service: ClassVar[str] = "Airtable"
+    permanent_codes: ClassVar[frozenset[str]] = frozenset({BILLING_LIMIT, ALLOWANCE_SPENT})
 
 
 class BudgetExhausted(AirtableError):
     """No call may be sent this month: the allowance is spent or Airtable blocks the workspace."""
 
 
-def parse_error_body(body: Any) -> tuple[str, str]:
+def parse_error_body(body: object) -> tuple[str, str]:
     """Airtable's error code and message from any of its three body shapes."""
     if isinstance(body, dict):
         err = body.get("error")
@@ -82,14 +93,11 @@ def error_from_response(response: requests.Response) -> AirtableError:
         code, message = parse_error_body(response.json())
     except ValueError:
         code, message = "UNKNOWN", response.text[:200]
-    url = _redact_url(response.request.url if response.request else "")
+    request = response.request
+    method, url = (str(request.method or "GET"), str(request.url or "")) if request else ("GET", "")
+    unknown = response.status_code in AMBIGUOUS_STATUS and not safe_to_repeat(method, url)
     cls = BudgetExhausted if code == BILLING_LIMIT else AirtableError
-    return cls(response.status_code, code, message, url=url)
-
-
-def _redact_url(url: str | None) -> str:
-    """Path only: query strings may hold record ids and formulas, never needed in a message."""
-    return (url or "").split("?")[0]
+    return cls(response.status_code, code, message, url=redact_url(url), outcome_unknown=unknown)
 
 
 def call_kind(method: str, url: str) -> str:
@@ -104,9 +112,80 @@ def call_kind(method: str, url: str) -> str:
     return {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
 
 
-def _safe_to_repeat(method: str, url: str) -> bool:
+def safe_to_repeat(method: str, url: str) -> bool:
+    """Reads, PATCH/PUT/DELETE and a webhook refresh: applying them twice is applying them once."""
     path = url.split("?")[0]
     return method in ("GET", "PATCH", "PUT", "DELETE") or path.endswith(("/listRecords", "/refresh"))
+
+
+class SlidingWindow:
+    """At most ``limit`` sends per key in any closed window of ``window`` seconds, on ``clock.time``.
+
+    Airtable allows 5 requests per second per base: a send waits (``clock.sleep``) until the
+    oldest of the key's last ``limit`` sends is more than ``window`` seconds old, then counts
+    itself at the clock's time. One lock per key: callers on one base queue up, other bases
+    are not held up. A clock whose ``sleep`` does not move ``time`` (a test's no-op sleep)
+    still gets its send counted at the time it waited for, so a send never waits forever.
+    """
+
+    def __init__(self, clock: Clock, limit: int = REQUESTS_PER_SECOND, window: float = RATE_WINDOW_SECONDS) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.window = window
+        self._sent: dict[str, deque[float]] = defaultdict(deque)
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+
+    def acquire(self, key: str) -> float:
+        """Wait until one more send on ``key`` keeps every window within the limit; count it and
+        return its time."""
+        with self._guard:
+            lock = self._locks[key]
+        with lock:
+            sent = self._sent[key]
+            now = self.clock.time()
+            wait = self._wait(sent, now)
+            if wait > 0:
+                self.clock.sleep(wait)
+                now = max(self.clock.time(), now + wait)
+            sent.append(now)
+            return now
+
+    def _wait(self, sent: deque[float], now: float) -> float:
+        """Seconds until a send at ``now`` would leave at most ``limit`` sends in every window."""
+        while sent and now - sent[0] > self.window:
+            sent.popleft()
+        if len(sent) < self.limit:
+            return 0.0
+        return sent[-self.limit] + self.window + RATE_MARGIN_SECONDS - now
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    url: str
+    base: str
+    kind: str
+
+    @classmethod
+    def of(cls, method: str | bytes, url: str | bytes, purpose: str | None) -> _Call:
+        method_s = method.decode() if isinstance(method, bytes) else str(method).upper()
+        url_s = url.decode() if isinstance(url, bytes) else str(url)
+        match = _BASE_RE.search(url_s.split("?")[0])
+        base = match.group(1) if match else "meta"
+        return cls(method_s, url_s, base, purpose or call_kind(method_s, url_s))
+
+    @property
+    def repeatable(self) -> bool:
+        return safe_to_repeat(self.method, self.url)
+
+
+@dataclass
+class _Retries:
+    """What is left of one call's retries."""
+
+    rate: int = RATE_LIMIT_RETRIES
+    server: int = SERVER_ERROR_RETRIES
 
 
 class GuardedSession(requests.Session):
@@ -118,43 +197,61 @@ class GuardedSession(requests.Session):
         self.allowance = allowance
         self.clock = clock
         self.purpose: str | None = None  # when set, the ledger files calls under it instead of their kind
-        self._recent: dict[str, deque[float]] = defaultdict(deque)
+        self.limiter = SlidingWindow(clock)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        method_s = method.decode() if isinstance(method, bytes) else str(method).upper()
-        url_s = url.decode() if isinstance(url, bytes) else str(url)
-        match = _BASE_RE.search(url_s.split("?")[0])
-        base = match.group(1) if match else "meta"
-        kind = self.purpose or call_kind(method_s, url_s)
-        rate_retries, server_retries = RATE_LIMIT_RETRIES, SERVER_ERROR_RETRIES
+        call = _Call.of(method, url, self.purpose)
+        left = _Retries()
         while True:
-            self._check_budget()
-            self._throttle(base)
-            self.ledger.record(self.clock.now(), base, kind)
+            self._before_send(call)
             try:
-                response = super().request(method_s, url_s, *args, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if server_retries > 0 and _safe_to_repeat(method_s, url_s):
-                    self._backoff(server_retries)
-                    server_retries -= 1
-                    continue
-                raise AirtableError(0, "NETWORK", f"no answer: {type(exc).__name__}", url=_redact_url(url_s)) from None
-            if response.status_code == 429:
-                err = error_from_response(response)
-                if isinstance(err, BudgetExhausted):
-                    self.ledger.block(self.clock.now(), err.message)
-                    raise err
-                if rate_retries > 0:
-                    log.warning("Airtable rate limit on %s; waiting %.0f s", base, RATE_LIMIT_PENALTY_SECONDS)
-                    self.clock.sleep(RATE_LIMIT_PENALTY_SECONDS)
-                    rate_retries -= 1
-                    continue
-                raise err
-            if response.status_code in RETRIABLE_STATUS and server_retries > 0 and _safe_to_repeat(method_s, url_s):
-                self._backoff(server_retries)
-                server_retries -= 1
+                response = super().request(call.method, call.url, *args, **kwargs)
+            except LOST as exc:
+                self._no_answer(call, exc, left)
                 continue
-            return response
+            if not self._again(call, response, left):
+                return response
+
+    def _before_send(self, call: _Call) -> None:
+        """Refuse when the month cannot afford it, wait for the base's window, then count it."""
+        self._check_budget()
+        self.limiter.acquire(call.base)
+        self.ledger.record(self.clock.now(), call.base, call.kind)
+
+    def _no_answer(self, call: _Call, exc: requests.RequestException, left: _Retries) -> None:
+        """Back off for a retry when repeating is safe; otherwise raise (outcome unknown if it was sent)."""
+        sent = not never_sent(exc)
+        if left.server > 0 and (call.repeatable or not sent):
+            self._backoff(left)
+            return
+        raise AirtableError(
+            0,
+            "NETWORK",
+            f"no answer: {type(exc).__name__}",
+            url=redact_url(call.url),
+            outcome_unknown=sent and not call.repeatable,
+        ) from None
+
+    def _again(self, call: _Call, response: requests.Response, left: _Retries) -> bool:
+        """Whether to send the call again after this answer (having waited); raises on a block."""
+        if response.status_code == 429:
+            return self._rate_limited(call, response, left)
+        if response.status_code in RETRIABLE_STATUS and left.server > 0 and call.repeatable:
+            self._backoff(left)
+            return True
+        return False
+
+    def _rate_limited(self, call: _Call, response: requests.Response, left: _Retries) -> bool:
+        err = error_from_response(response)
+        if isinstance(err, BudgetExhausted):
+            self.ledger.block(self.clock.now(), err.message)
+            raise err
+        if left.rate <= 0:
+            raise err
+        log.warning("Airtable rate limit on %s; waiting %.0f s", call.base, RATE_LIMIT_PENALTY_SECONDS)
+        self.clock.sleep(RATE_LIMIT_PENALTY_SECONDS)
+        left.rate -= 1
+        return True
 
     def _check_budget(self) -> None:
         now = self.clock.now()
@@ -167,23 +264,14 @@ class GuardedSession(requests.Session):
         if used >= self.allowance:
             raise BudgetExhausted(
                 0,
-                "ALLOWANCE_SPENT",
+                ALLOWANCE_SPENT,
                 f"{used} of {self.allowance} Airtable calls used this month; no more calls until the 1st "
                 "(raise AIRTABLE_MONTHLY_CALLS only if your plan allows more)",
             )
 
-    def _throttle(self, base: str) -> None:
-        recent = self._recent[base]
-        now = self.clock.time()
-        while recent and now - recent[0] >= 1.0:
-            recent.popleft()
-        if len(recent) >= REQUESTS_PER_SECOND:
-            self.clock.sleep(1.0 - (now - recent[0]) + 0.01)
-            recent.popleft()
-        recent.append(self.clock.time())
-
-    def _backoff(self, retries_left: int) -> None:
-        index = min(SERVER_ERROR_RETRIES - retries_left, len(SERVER_ERROR_BACKOFF_SECONDS) - 1)
+    def _backoff(self, left: _Retries) -> None:
+        index = min(SERVER_ERROR_RETRIES - left.server, len(SERVER_ERROR_BACKOFF_SECONDS) - 1)
+        left.server -= 1
         self.clock.sleep(SERVER_ERROR_BACKOFF_SECONDS[index])
 
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+import requests
+from urllib3.exceptions import NewConnectionError
+
 
 def _wall_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -59,3 +62,21 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 def redact_url(url: str | None) -> str:
     """The path only: query strings may hold record ids, formulas or tokens."""
     return (url or "").split("?")[0]
+
+
+#: ``requests`` failures that leave a request without its answer: no connection, a time-out,
+#: or a body cut off mid-answer (an invalid URL is none of these: it is a setting to fix).
+LOST = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a ``requests`` failure happened before the request could reach the server (no
+    connection: refused, unresolvable host, connect time-out, TLS handshake), so repeating it
+    cannot apply it twice. Any other lost answer (dropped after sending, read time-out) may
+    have been applied."""
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or not exc.args:
+        return False
+    reason = getattr(exc.args[0], "reason", exc.args[0])  # urllib3's MaxRetryError carries the cause
+    return isinstance(reason, NewConnectionError)

@@ -52,6 +52,11 @@ class CallLedger:
         row = self._db.execute("SELECT COALESCE(SUM(count), 0) FROM calls WHERE month=?", (month_of(when),)).fetchone()
         return int(row[0])
 
+    def months(self) -> list[str]:
+        """Every month (``YYYY-MM``) with counted calls, oldest first."""
+        rows = self._db.execute("SELECT DISTINCT month FROM calls ORDER BY month")
+        return [str(r[0]) for r in rows]
+
     def breakdown(self, when: datetime) -> list[tuple[str, str, int]]:
         """(base, kind, calls) for the month of ``when``, largest first."""
         rows = self._db.execute(

@@ -2,7 +2,9 @@
 
 The receiver is a Make "Custom webhook", an n8n Webhook node (production ``/webhook/…`` URL) or a
 Zapier "Catch Hook" (a paid Zapier plan); it creates the contact and deal in whatever CRM it likes.
-Plain ``requests``; URL, timeout, session, ``sleep`` and the optional signing secret are injected.
+Plain ``requests``; URL, timeout, session, :class:`~integrations.http.Clock` and the optional
+signing secret are injected. The document itself (``partnerops.referral.v1``) is the caller's:
+see :mod:`jobs.apply.crm_document`; this module only needs its ``referral_id``.
 
 Delivery
 --------
@@ -11,56 +13,25 @@ Delivery
   ``Idempotency-Key: <referral_id>`` and, when a secret is configured,
   ``X-Partnerops-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, keyed by the secret>``.
 * Any 2xx is "delivered" (Zapier answers 200 even when the Zap is off).
-* Every document carries a stable ``referral_id``, so repeating a POST is safe: a receiver that
-  deduplicates on ``referral_id`` (or the ``Idempotency-Key`` header) never makes a second deal.
-  Connection errors, timeouts, 408, 409 (idempotency key still in flight), 429 (waiting per
-  ``Retry-After``, bounded) and 5xx are retried, :data:`MAX_ATTEMPTS` attempts in all.
+* Every document carries a stable ``referral_id``, so a receiver that deduplicates on it (or on
+  the ``Idempotency-Key`` header) never makes a second deal.
+* Within one call, a POST is sent again only when it surely was not applied or the receiver said
+  so: no connection could be made (refused, unresolvable host, connect time-out, TLS handshake),
+  or an answer of 408, 409 (idempotency key still in flight), 429 (waiting per ``Retry-After``,
+  bounded) or 5xx — :data:`MAX_ATTEMPTS` attempts in all.
+* A POST whose connection dropped after sending, or that timed out while reading the answer, has
+  an UNKNOWN outcome: it is not repeated here; :class:`WebhookError` says ``outcome_unknown`` and
+  the caller keeps the push started and settles it before any repeat.
 * Redirects are not followed (a POST redirected would lose its body): a 3xx is a permanent error —
   set the final URL. Other 4xx are permanent too (fix the scenario / Zap, then push again).
-* Every failure is one :class:`WebhookError`. The URL is a secret (catch-hook URLs embed their
-  token and are often the only credential): errors, logs and ``repr`` show ``scheme://host/…`` only.
+* Every failure is one :class:`WebhookError` (a :class:`~integrations.errors.ServiceError`). The
+  URL is a secret (catch-hook URLs embed their token and are often the only credential): errors,
+  logs and ``repr`` show ``scheme://host/…`` only.
 
 Verifying the signature (receiver side, e.g. an n8n Code node)::
 
     expected = "sha256=" + hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
     hmac.compare_digest(expected, request.headers["X-Partnerops-Signature"])
-
-Document (``schema`` = ``partnerops.referral.v1``)
--------------------------------------------------
-Every key is always present (``null`` when unknown), so a Zapier/Make sample shows every field to map.
-Strings unless noted; nested keys appear in Zapier as ``referral__company`` etc.
-
-=========================== ===================================================================
-``schema``                  ``"partnerops.referral.v1"``; a new version only for breaking changes
-``event``                   ``"referral.accepted"``: a partner's registration was accepted and
-                            should become a deal
-``referral_id``             stable id of the referral (its Airtable record id, ``rec…``); the same
-                            on every retry and re-push — deduplicate on it, store it on the deal
-``occurred_at``             ISO-8601 date-time (UTC) the event happened, e.g.
-                            ``"2026-11-02T09:00:00Z"``
-``attribution``             ``"Sourced"`` (no open deal for that company/contact existed),
-                            ``"Influenced"`` (one did), or ``null`` (not determined)
-``referral.name``           the referral's title (Airtable "Referral"), e.g. ``"Acme – website"``
-``referral.company``        company name
-``referral.company_domain`` company domain as registered, e.g. ``"acme.com"``
-``referral.contact_name``   the referred contact's name
-``referral.contact_email``  the referred contact's e-mail
-``referral.notes``          the partner's notes
-``referral.registered_on``  date the partner registered it (``YYYY-MM-DD``)
-``referral.expires_on``     date the partner's registration protection ends (``YYYY-MM-DD``)
-``partner.email``           the referring partner's e-mail (the partner's key)
-``partner.name``            the referring partner's name
-``partner.company``         the referring partner's company
-=========================== ===================================================================
-
-Example::
-
-    {"schema": "partnerops.referral.v1", "event": "referral.accepted", "referral_id": "recA1b2C3d4E5f6G7",
-     "occurred_at": "2026-11-02T09:00:00Z", "attribution": "Sourced",
-     "referral": {"name": "Acme – website", "company": "Acme", "company_domain": "acme.com",
-                  "contact_name": "Jane Doe", "contact_email": "jane@acme.com", "notes": null,
-                  "registered_on": "2026-11-01", "expires_on": "2027-03-01"},
-     "partner": {"email": "pat@agency.example", "name": "Pat Lee", "company": "Agency"}}
 """
 
 from __future__ import annotations
@@ -69,21 +40,16 @@ import hashlib
 import hmac
 import json
 import logging
-import time
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
-from email.utils import parsedate_to_datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-log = logging.getLogger(__name__)
+from integrations.errors import ServiceError
+from integrations.http import LOST, Clock, never_sent, retry_after_seconds
 
-SCHEMA = "partnerops.referral.v1"
-EVENT_REFERRAL_ACCEPTED = "referral.accepted"
-EVENTS = frozenset({EVENT_REFERRAL_ACCEPTED})
-ATTRIBUTIONS = frozenset({"Sourced", "Influenced"})
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = (5, 20)
 USER_AGENT = "partnerops"
@@ -93,27 +59,57 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_ATTEMPTS = 3  # attempts in all, whatever the reason for repeating
 BACKOFF_SECONDS = (1.0, 4.0)  # wait before the 2nd and 3rd attempt (no usable Retry-After)
 RETRY_AFTER_MAX_SECONDS = 30.0  # a longer Retry-After is cut to this
-RETRIABLE_STATUS = frozenset({408, 409, 429})  # plus every 5xx
+IN_FLIGHT = 409  # the receiver still works on this Idempotency-Key: ask again
 BODY_SNIPPET_CHARS = 500  # of a non-JSON answer, in push()'s result
 ERROR_SNIPPET_CHARS = 200  # of an error answer, in the error message
+
+NO_CONNECTION = "NO_CONNECTION"  # never reached the receiver: safe to repeat
+ANSWER_LOST = "ANSWER_LOST"  # sent, no answer: may have been applied
 
 # Path segments that name the service, not the hook; everything else in the path is treated as secret.
 _PUBLIC_SEGMENTS = frozenset({"hooks", "hook", "catch", "webhook", "webhook-test", "webhooks", "api", "v1", "v2"})
 
+Json = dict[str, object]
 
-class WebhookError(Exception):
-    """A webhook delivery failed: HTTP status (0 = no answer) and whether retrying later is pointless.
 
-    ``permanent`` is True for 3xx and 4xx other than 408/409/429 (the URL or the receiving scenario
-    needs fixing); False for network failures, 408/409/429 and 5xx (push again on a later run).
+class WebhookError(ServiceError):
+    """A webhook delivery failed.
+
+    ``status``: the HTTP answer (0 = none); ``code``: the status as text, or ``NO_CONNECTION`` /
+    ``ANSWER_LOST`` without an answer; ``message``: the receiver's words (secrets removed);
+    ``url``: ``scheme://host/…``; ``attempts``: POSTs made. ``retryable`` for no connection,
+    a lost answer, 408/409/429 and 5xx; 3xx and other 4xx need the URL or the receiving scenario
+    fixed. ``outcome_unknown``: the POST may have been applied (settle it before any repeat).
     """
 
-    def __init__(self, status: int, message: str, *, permanent: bool, attempts: int = 1) -> None:
-        self.status = status
-        self.permanent = permanent
-        self.message = message
+    service: ClassVar[str] = "CRM webhook"
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        url: str = "",
+        outcome_unknown: bool = False,
+        hint: str = "",
+        attempts: int = 1,
+    ) -> None:
         self.attempts = attempts
-        super().__init__(message)
+        super().__init__(status, code, message, url=url, outcome_unknown=outcome_unknown, hint=hint)
+
+    def describe(self) -> str:
+        what = f"answered {self.status}" if self.status else "gave no answer"
+        text = f"{self.service} {self.url} {what}: {self.message}"
+        if self.hint:
+            text += f" - {self.hint}"
+        if self.outcome_unknown:
+            text += " (it may have been applied)"
+        return text
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == IN_FLIGHT or super().retryable
 
 
 def redact_url(url: str) -> str:
@@ -132,9 +128,16 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def is_permanent(status: int) -> bool:
-    """3xx and 4xx except 408/409/429; never a network failure (0) or 5xx."""
-    return 300 <= status < 500 and status not in RETRIABLE_STATUS
+def _hint(status: int) -> str:
+    if status == 0:
+        return "check CRM_WEBHOOK_URL and that the receiver is up"
+    if 300 <= status < 400:
+        return "it redirects elsewhere; set CRM_WEBHOOK_URL to the final address"
+    if status in (404, 410):
+        return "check CRM_WEBHOOK_URL and that the scenario, workflow or Zap is switched on"
+    if 400 <= status < 500 and status not in (408, IN_FLIGHT, 429):
+        return "fix the receiving scenario, workflow or Zap, then push again"
+    return ""
 
 
 def _secret_parts(url: str, secret: str | None) -> list[str]:
@@ -154,6 +157,25 @@ def _secret_parts(url: str, secret: str | None) -> list[str]:
     return sorted((p for p in pieces if len(p) >= 3 and p != host), key=len, reverse=True)
 
 
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError("the webhook URL must be an http:// or https:// address with a host")
+
+
+def _referral_id(document: Mapping[str, object]) -> str:
+    referral_id = document.get("referral_id")
+    if not isinstance(referral_id, str) or not referral_id.strip():
+        raise ValueError("document needs a non-empty string 'referral_id' (the Idempotency-Key)")
+    if any(c in referral_id for c in "\r\n"):
+        raise ValueError("'referral_id' must be a single line")
+    return referral_id
+
+
 class WebhookClient:
     """POSTs referral documents to one webhook URL (Make, n8n, Zapier)."""
 
@@ -163,23 +185,17 @@ class WebhookClient:
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock | None = None,
         secret: str | None = None,
     ) -> None:
-        try:
-            parts = urlsplit(url)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:
-            valid = False
-        if not valid:
-            raise ValueError("the webhook URL must be an http:// or https:// address with a host")
+        _check_url(url)
         self._url = url
         self._secret = secret or None
         self._hidden = _secret_parts(url, self._secret)
         self.shown_url = redact_url(url)
         self.timeout = timeout
         self.session = session or requests.Session()
-        self.sleep = sleep
+        self.clock = clock or Clock()
 
     def __repr__(self) -> str:
         return f"WebhookClient(url={self.shown_url!r}, signed={self._secret is not None})"
@@ -189,17 +205,27 @@ class WebhookClient:
             text = text.replace(piece, "…")
         return text
 
-    def push(self, document: Mapping[str, Any]) -> dict[str, Any]:
+    def push(self, document: Mapping[str, object]) -> Json:
         """POST one document; returns ``{"status": code, "body": parsed JSON or text[:500]}`` on 2xx.
 
         ``document["referral_id"]`` is required (ValueError otherwise) and becomes the
         ``Idempotency-Key``. Retries per the module docstring; raises :class:`WebhookError`.
         """
-        referral_id = document.get("referral_id")
-        if not isinstance(referral_id, str) or not referral_id.strip():
-            raise ValueError("document needs a non-empty string 'referral_id' (the Idempotency-Key)")
-        if any(c in referral_id for c in "\r\n"):
-            raise ValueError("'referral_id' must be a single line")
+        body, headers = self._request(document)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._post(body, headers, attempt)
+            except WebhookError as error:
+                self._may_repeat(error, attempt, None)
+                continue
+            if 200 <= response.status_code < 300:
+                return {"status": response.status_code, "body": _parse_body(response)}
+            self._may_repeat(self._error(response, attempt), attempt, response.headers.get("Retry-After"))
+
+    def _request(self, document: Mapping[str, object]) -> tuple[bytes, dict[str, str]]:
+        referral_id = _referral_id(document)
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {
             "Content-Type": "application/json",
@@ -209,170 +235,51 @@ class WebhookClient:
         }
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self.session.post(
-                    self._url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                # str(exc) names the URL: only the exception type goes into the message.
-                error = WebhookError(
-                    0,
-                    f"webhook {self.shown_url} gave no answer: {type(exc).__name__}",
-                    permanent=False,
-                    attempts=attempt,
-                )
-                if attempt < MAX_ATTEMPTS:
-                    self._wait(attempt, None, error)
-                    continue
-                raise error from None
-            status = response.status_code
-            if 200 <= status < 300:
-                return {"status": status, "body": _parse_body(response)}
-            error = self._error(response, attempt)
-            if not error.permanent and attempt < MAX_ATTEMPTS:
-                self._wait(attempt, response.headers.get("Retry-After"), error)
-                continue
+        return body, headers
+
+    def _post(self, body: bytes, headers: dict[str, str], attempt: int) -> requests.Response:
+        """One POST; a failure without an answer becomes a WebhookError saying whether it was sent."""
+        try:
+            return self.session.post(self._url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False)
+        except LOST as exc:
+            sent = not never_sent(exc)
+            # str(exc) names the URL: only the exception type goes into the message.
+            raise WebhookError(
+                0,
+                ANSWER_LOST if sent else NO_CONNECTION,
+                f"{type(exc).__name__}" + (" after the request was sent" if sent else ", no connection"),
+                url=self.shown_url,
+                outcome_unknown=sent,
+                hint=_hint(0),
+                attempts=attempt,
+            ) from None
+
+    def _may_repeat(self, error: WebhookError, attempt: int, retry_after: str | None) -> None:
+        """Wait before the next attempt, or raise ``error`` when it must not (or cannot) be repeated."""
+        if not error.retryable or error.outcome_unknown or attempt >= MAX_ATTEMPTS:
             raise error
+        wait = retry_after_seconds(retry_after, self.clock.now())
+        if wait is None:
+            wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
+        wait = min(wait, RETRY_AFTER_MAX_SECONDS)
+        log.warning("%s (attempt %d of %d); retrying in %.1f s", error, attempt, MAX_ATTEMPTS, wait)
+        self.clock.sleep(wait)
 
     def _error(self, response: requests.Response, attempt: int) -> WebhookError:
         status = response.status_code
         if 300 <= status < 400:
-            detail = "redirects elsewhere; set CRM_WEBHOOK_URL to the final address"
+            detail = "a redirect, not followed"
         else:
             text = " ".join(response.text.split())[:ERROR_SNIPPET_CHARS]
             detail = self._scrub(text) if text else (response.reason or "no body")
-        return WebhookError(
-            status,
-            f"webhook {self.shown_url} answered {status}: {detail}",
-            permanent=is_permanent(status),
-            attempts=attempt,
-        )
-
-    def _wait(self, attempt: int, retry_after: str | None, error: WebhookError) -> None:
-        wait = _retry_after_seconds(retry_after)
-        if wait is None:
-            wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
-        wait = max(0.0, min(wait, RETRY_AFTER_MAX_SECONDS))
-        log.warning("%s (attempt %d of %d); retrying in %.1f s", error.message, attempt, MAX_ATTEMPTS, wait)
-        self.sleep(wait)
+        return WebhookError(status, str(status), detail, url=self.shown_url, hint=_hint(status), attempts=attempt)
 
 
-def _parse_body(response: requests.Response) -> Any:
+def _parse_body(response: requests.Response) -> object:
     if not response.content:
         return ""
     try:
-        return response.json()
+        parsed: object = response.json()
     except ValueError:
         return response.text[:BODY_SNIPPET_CHARS]
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return (when - datetime.now(timezone.utc)).total_seconds()
-
-
-# the document ----------------------------------------------------------------------------------
-
-# document key -> the names a caller's dict may use for it (snake_case, or the Airtable field name)
-_REFERRAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "name": ("name", "Referral"),
-    "company": ("company", "Company"),
-    "company_domain": ("company_domain", "Company Domain"),
-    "contact_name": ("contact_name", "Contact Name"),
-    "contact_email": ("contact_email", "Contact Email"),
-    "notes": ("notes", "Notes"),
-    "registered_on": ("registered_on", "Registered On", "createdTime", "created_time"),
-    "expires_on": ("expires_on", "Expires On"),
-}
-_PARTNER_FIELDS: dict[str, tuple[str, ...]] = {
-    "email": ("email", "Email"),
-    "name": ("name", "Name"),
-    "company": ("company", "Company"),
-}
-_DATE_KEYS = frozenset({"registered_on", "expires_on"})
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    text = str(value).strip()
-    return text or None
-
-
-def _as_date(text: str | None) -> str | None:
-    """``YYYY-MM-DD`` from a date or date-time string; anything unreadable is passed on as is."""
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
-    except ValueError:
-        return text
-
-
-def _pick(source: Mapping[str, Any], spec: dict[str, tuple[str, ...]]) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for key, names in spec.items():
-        value: str | None = None
-        for name in names:
-            value = _text(source.get(name))
-            if value is not None:
-                break
-        out[key] = _as_date(value) if key in _DATE_KEYS else value
-    return out
-
-
-def build_document(
-    *,
-    referral_id: str,
-    event: str,
-    occurred_at: str,
-    referral: Mapping[str, Any],
-    partner: Mapping[str, Any],
-    attribution: str | None,
-) -> dict[str, Any]:
-    """The ``partnerops.referral.v1`` document (see the module docstring).
-
-    ``referral`` and ``partner`` may use the document's snake_case keys or the Airtable field names
-    ("Company Domain", "Contact Email", …); unknown keys are ignored, so the shape never changes.
-    The partner's e-mail falls back to the referral's "Partner Email".
-    """
-    if not referral_id or not referral_id.strip():
-        raise ValueError("referral_id is required")
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}; expected one of {sorted(EVENTS)}")
-    try:
-        datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"occurred_at must be an ISO-8601 date-time, not {occurred_at!r}") from None
-    if attribution is not None and attribution not in ATTRIBUTIONS:
-        raise ValueError(f"attribution must be one of {sorted(ATTRIBUTIONS)} or None, not {attribution!r}")
-    partner_fields = _pick(partner, _PARTNER_FIELDS)
-    if partner_fields["email"] is None:
-        partner_fields["email"] = _text(referral.get("partner_email") or referral.get("Partner Email"))
-    return {
-        "schema": SCHEMA,
-        "event": event,
-        "referral_id": referral_id.strip(),
-        "occurred_at": occurred_at,
-        "attribution": attribution,
-        "referral": _pick(referral, _REFERRAL_FIELDS),
-        "partner": partner_fields,
-    }
+    return parsed

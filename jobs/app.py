@@ -18,11 +18,11 @@ from datetime import datetime
 from pathlib import Path
 
 from integrations.airtable import AirtableClient
-from integrations.email import SmtpSender
 from integrations.http import Clock
 from integrations.hubspot import HubSpotClient
 from integrations.ledger import CallLedger
 from integrations.slack import SlackClient
+from integrations.smtp import SmtpSender
 from jobs.apply.airtable import AirtableExecutor
 from jobs.apply.crm import CrmExecutor
 from jobs.apply.crm_targets import CrmTarget, HubSpotTarget, OutboxTarget, WebhookTarget
@@ -53,7 +53,7 @@ def crm_target(settings: Settings, clock: Clock) -> CrmTarget | None:
         )
         return HubSpotTarget(client)
     if settings.crm == "webhook":
-        return WebhookTarget(settings.crm_webhook_url, sleep=clock.sleep)
+        return WebhookTarget(settings.crm_webhook_url, clock=clock)
     if settings.crm == "outbox":
         return OutboxTarget(settings.home)
     return None

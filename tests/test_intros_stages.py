@@ -21,9 +21,9 @@ from jobs.settings import Settings
 from jobs.store.local import LocalStore
 from tests.apps import T0, make_app, run
 from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.smtp import Recorder, free_port
 from tests.killing import Killed
 from tests.killing import kill_at as kill
-from tests.test_email import Recorder, free_port
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 

@@ -183,15 +183,9 @@ def test_crm_none_only_registers(tmp_path: Path) -> None:
 
 
 def test_crm_webhook_posts_one_document_per_referral_even_after_a_500(tmp_path: Path) -> None:
-    import threading
-    from http.server import ThreadingHTTPServer
+    from tests.fakes.webhook import FakeReceiver  # the same local receiver as the client's own tests
 
-    from tests.test_webhook import Hook, _handler  # the same local receiver as the client's own tests
-
-    hook = Hook()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hook))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/catch/1/secret"
+    hook = FakeReceiver().start()
     hook.script = ["500"]
     try:
         store = seed(tmp_path)
@@ -214,8 +208,7 @@ def test_crm_webhook_posts_one_document_per_referral_even_after_a_500(tmp_path: 
         fields = store.get("referrals", "Referrals", rid).fields  # type: ignore[union-attr]
         assert fields["Status"] == "In CRM" and fields["CRM ID"] == f"webhook:{rid}"
     finally:
-        server.shutdown()
-        server.server_close()
+        hook.stop()
 
 
 # --- against the fake Airtable: what a push costs in Airtable calls ------------------------------

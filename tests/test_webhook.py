@@ -1,111 +1,31 @@
-"""WebhookClient against a real local HTTP server that can fail on cue."""
+"""WebhookClient against the fake receiver (real local HTTP) that can fail on cue."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import threading
-import time
+import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from integrations import webhook
-from integrations.webhook import WebhookClient, WebhookError, build_document
+from integrations.http import Clock
+from integrations.webhook import WebhookClient, WebhookError
+from tests.fakes.webhook import FakeReceiver
 
 TOKEN = "s3cr3tTOKENabc123"
 PATH = f"/hooks/catch/4242/{TOKEN}/"
 QUERY = "key=qk-9f8e7d6c5b"
 SECRET = "shared-signing-secret"
 
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Hook:
-    """The receiving end: records every request; ``script`` says how to answer the next ones."""
-
-    url: str = ""
-    requests: list[Seen] = field(default_factory=list)
-    script: list[str] = field(default_factory=list)  # "500", "429", "400", "echo404", "drop", "slow", "302"
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def next_action(self) -> str:
-        with self.lock:
-            return self.script.pop(0) if self.script else "ok"
-
-
-def _handler(hook: Hook) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            pass
-
-        def _answer(self, status: int, body: bytes, ctype: str = "application/json", **headers: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name.replace("_", "-"), value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with hook.lock:
-                hook.requests.append(Seen("POST", self.path, dict(self.headers.items()), body))
-            action = hook.next_action()
-            if action == "drop":
-                self.close_connection = True
-                return  # no status line: the client sees the connection closed
-            if action == "slow":
-                time.sleep(0.4)
-                return
-            if action == "500":
-                self._answer(500, b"internal error", "text/plain")
-            elif action == "429":
-                self._answer(429, b'{"status":"throttled"}', Retry_After="1")
-            elif action == "429long":
-                self._answer(429, b'{"status":"throttled"}', Retry_After="3600")
-            elif action == "400":
-                self._answer(400, b'{"error":"bad data"}')
-            elif action == "echo404":
-                self._answer(404, f'The requested webhook "POST {self.path}" is not registered.'.encode(), "text/plain")
-            elif action == "302":
-                self._answer(302, b"", "text/plain", Location=f"http://127.0.0.1:1{self.path}")
-            elif action == "text":
-                self._answer(200, b"Accepted", "text/plain")
-            else:
-                self._answer(200, b'{"status":"success","id":"abc-123"}')
-
-    return Handler
+Document = dict[str, object]
 
 
 @pytest.fixture
-def hook() -> Iterator[Hook]:
-    state = Hook()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}{PATH}?{QUERY}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def hook() -> Iterator[FakeReceiver]:
+    with FakeReceiver(path=PATH).start(QUERY) as receiver:
+        yield receiver
 
 
 @pytest.fixture
@@ -113,28 +33,18 @@ def sleeps() -> list[float]:
     return []
 
 
+def clock_of(sleeps: list[float]) -> Clock:
+    return Clock(sleep=sleeps.append)
+
+
 @pytest.fixture
-def client(hook: Hook, sleeps: list[float]) -> WebhookClient:
-    return WebhookClient(hook.url, timeout=(1, 2), sleep=sleeps.append)
+def client(hook: FakeReceiver, sleeps: list[float]) -> WebhookClient:
+    return WebhookClient(hook.url, timeout=(1, 2), clock=clock_of(sleeps))
 
 
-def doc(referral_id: str = "recA1b2C3d4E5f6G7") -> dict[str, Any]:
-    return build_document(
-        referral_id=referral_id,
-        event="referral.accepted",
-        occurred_at="2026-11-02T09:00:00Z",
-        referral={
-            "Referral": "Acme – website",
-            "Company": "Acme",
-            "Company Domain": "acme.com",
-            "Contact Name": "Jane Doe",
-            "Contact Email": "jane@acme.com",
-            "Partner Email": "pat@agency.example",
-            "Expires On": "2027-03-01",
-        },
-        partner={"Name": "Pat Lee", "Company": "Agency"},
-        attribution="Sourced",
-    )
+def doc(referral_id: str = "recA1b2C3d4E5f6G7") -> Document:
+    """Any JSON document with a referral id (its shape is jobs.apply.crm_document's business)."""
+    return {"schema": "partnerops.referral.v1", "referral_id": referral_id, "referral": {"company": "Acme – website"}}
 
 
 def assert_hidden(text: str) -> None:
@@ -146,7 +56,7 @@ def assert_hidden(text: str) -> None:
 # delivery ------------------------------------------------------------------------------------
 
 
-def test_delivered_once_with_headers_and_json(hook: Hook, client: WebhookClient, sleeps: list[float]) -> None:
+def test_delivered_once_with_headers_and_json(hook: FakeReceiver, client: WebhookClient, sleeps: list[float]) -> None:
     document = doc()
     result = client.push(document)
     assert result == {"status": 200, "body": {"status": "success", "id": "abc-123"}}
@@ -160,12 +70,14 @@ def test_delivered_once_with_headers_and_json(hook: Hook, client: WebhookClient,
     assert seen.json() == document
 
 
-def test_text_answer_is_returned_as_text(hook: Hook, client: WebhookClient) -> None:
+def test_text_answer_is_returned_as_text(hook: FakeReceiver, client: WebhookClient) -> None:
     hook.script = ["text"]
     assert client.push(doc()) == {"status": 200, "body": "Accepted"}
 
 
-def test_500_then_success_is_retried_with_the_same_key(hook: Hook, client: WebhookClient, sleeps: list[float]) -> None:
+def test_500_then_success_is_retried_with_the_same_key(
+    hook: FakeReceiver, client: WebhookClient, sleeps: list[float]
+) -> None:
     hook.script = ["500"]
     assert client.push(doc())["status"] == 200
     assert len(hook.requests) == 2
@@ -174,91 +86,116 @@ def test_500_then_success_is_retried_with_the_same_key(hook: Hook, client: Webho
     assert sleeps == [webhook.BACKOFF_SECONDS[0]]
 
 
-def test_429_honours_retry_after(hook: Hook, client: WebhookClient, sleeps: list[float]) -> None:
+def test_429_honours_retry_after(hook: FakeReceiver, client: WebhookClient, sleeps: list[float]) -> None:
     hook.script = ["429"]
     assert client.push(doc())["status"] == 200
     assert len(hook.requests) == 2
     assert sleeps == [1.0]
 
 
-def test_retry_after_is_bounded(hook: Hook, client: WebhookClient, sleeps: list[float]) -> None:
+def test_retry_after_is_bounded(hook: FakeReceiver, client: WebhookClient, sleeps: list[float]) -> None:
     hook.script = ["429long"]
     assert client.push(doc())["status"] == 200
     assert sleeps == [webhook.RETRY_AFTER_MAX_SECONDS]
 
 
-def test_400_is_permanent_after_one_request(hook: Hook, client: WebhookClient, sleeps: list[float]) -> None:
+def test_400_is_permanent_after_one_request(hook: FakeReceiver, client: WebhookClient, sleeps: list[float]) -> None:
     hook.script = ["400"]
     with pytest.raises(WebhookError) as info:
         client.push(doc())
-    assert info.value.status == 400 and info.value.permanent is True
-    assert "bad data" in str(info.value)
+    assert info.value.status == 400 and info.value.code == "400"
+    assert info.value.retryable is False and info.value.outcome_unknown is False
+    assert "bad data" in str(info.value) and "fix the receiving scenario" in str(info.value)
     assert len(hook.requests) == 1 and sleeps == []
     assert_hidden(str(info.value))
 
 
-def test_redirect_is_not_followed(hook: Hook, client: WebhookClient) -> None:
+def test_redirect_is_not_followed(hook: FakeReceiver, client: WebhookClient) -> None:
     hook.script = ["302"]
     with pytest.raises(WebhookError) as info:
         client.push(doc())
-    assert info.value.status == 302 and info.value.permanent is True
+    assert info.value.status == 302 and info.value.retryable is False
+    assert "CRM_WEBHOOK_URL" in str(info.value)
     assert len(hook.requests) == 1
     assert_hidden(str(info.value))
 
 
-def test_dropped_connection_is_retried(hook: Hook, client: WebhookClient, sleeps: list[float]) -> None:
+def test_dropped_after_apply_is_unknown_and_not_repeated(
+    hook: FakeReceiver, client: WebhookClient, sleeps: list[float]
+) -> None:
+    """The receiver took the document, then the connection dropped: the outcome is unknown."""
     hook.script = ["drop"]
-    assert client.push(doc())["status"] == 200
-    assert len(hook.requests) == 2
-    assert hook.requests[0].body == hook.requests[1].body
-    assert len(sleeps) == 1
+    with pytest.raises(WebhookError) as info:
+        client.push(doc())
+    assert len(hook.requests) == 1  # exactly one document received: not repeated within the call
+    assert sleeps == []
+    assert (info.value.status, info.value.code, info.value.outcome_unknown) == (0, webhook.ANSWER_LOST, True)
+    assert info.value.attempts == 1
+    assert "may have been applied" in str(info.value)
+    assert_hidden(str(info.value))
 
 
-def test_timeout_is_retried(hook: Hook, sleeps: list[float]) -> None:
+def test_read_timeout_is_unknown_and_not_repeated(hook: FakeReceiver, sleeps: list[float]) -> None:
     hook.script = ["slow"]
-    client = WebhookClient(hook.url, timeout=(1, 0.1), sleep=sleeps.append)
-    assert client.push(doc())["status"] == 200
-    assert len(hook.requests) == 2
+    client = WebhookClient(hook.url, timeout=(1, 0.1), clock=clock_of(sleeps))
+    with pytest.raises(WebhookError) as info:
+        client.push(doc())
+    assert info.value.outcome_unknown is True and info.value.code == webhook.ANSWER_LOST
+    assert len(hook.requests) == 1 and sleeps == []
 
 
-def test_gives_up_after_max_attempts(hook: Hook, client: WebhookClient, sleeps: list[float]) -> None:
+def test_gives_up_after_max_attempts(hook: FakeReceiver, client: WebhookClient, sleeps: list[float]) -> None:
     hook.script = ["500"] * 5
     with pytest.raises(WebhookError) as info:
         client.push(doc())
-    assert info.value.status == 500 and info.value.permanent is False
+    assert info.value.status == 500 and info.value.retryable is True and info.value.outcome_unknown is False
     assert info.value.attempts == webhook.MAX_ATTEMPTS
     assert len(hook.requests) == webhook.MAX_ATTEMPTS
     assert sleeps == list(webhook.BACKOFF_SECONDS)
 
 
+def test_connection_refused_is_retried_then_retryable_and_redacted(sleeps: list[float]) -> None:
+    """No connection could be made: nothing reached the receiver, so repeating is safe."""
+    port = free_port()  # nothing listens there
+    client = WebhookClient(f"http://127.0.0.1:{port}{PATH}?{QUERY}", timeout=(0.5, 0.5), clock=clock_of(sleeps))
+    with pytest.raises(WebhookError) as info:
+        client.push(doc())
+    assert (info.value.status, info.value.code) == (0, webhook.NO_CONNECTION)
+    assert info.value.retryable is True and info.value.outcome_unknown is False
+    assert info.value.attempts == webhook.MAX_ATTEMPTS and len(sleeps) == webhook.MAX_ATTEMPTS - 1
+    assert "check CRM_WEBHOOK_URL" in str(info.value)
+    assert_hidden(str(info.value))
+    assert info.value.__cause__ is None  # requests' exception text names the URL
+
+
+def test_refused_then_up_delivers_once(sleeps: list[float]) -> None:
+    receiver = FakeReceiver(path=PATH)
+    port = free_port()
+    client = WebhookClient(f"http://127.0.0.1:{port}{PATH}", timeout=(0.5, 0.5), clock=Clock(sleep=lambda _s: None))
+    with pytest.raises(WebhookError):
+        client.push(doc())
+    with receiver.start():
+        client = WebhookClient(receiver.url, timeout=(1, 2), clock=clock_of(sleeps))
+        assert client.push(doc())["status"] == 200
+    assert len(receiver.requests) == 1
+
+
 # secrets -------------------------------------------------------------------------------------
 
 
-def test_url_never_in_errors(hook: Hook, client: WebhookClient) -> None:
+def test_url_never_in_errors(hook: FakeReceiver, client: WebhookClient) -> None:
     hook.script = ["echo404"]  # n8n's 404 body names the webhook path
     with pytest.raises(WebhookError) as info:
         client.push(doc())
     text = str(info.value)
-    assert info.value.status == 404 and info.value.permanent is True
+    assert info.value.status == 404 and info.value.retryable is False
     assert_hidden(text)
     assert "http://127.0.0.1:" in text and "/…" in text
     assert_hidden(repr(client))
 
 
-def test_no_answer_is_status_0_and_redacted(sleeps: list[float]) -> None:
-    with socket_port() as port:
-        pass  # closed again: nothing listens there
-    client = WebhookClient(f"http://127.0.0.1:{port}{PATH}?{QUERY}", timeout=(0.5, 0.5), sleep=sleeps.append)
-    with pytest.raises(WebhookError) as info:
-        client.push(doc())
-    assert info.value.status == 0 and info.value.permanent is False
-    assert info.value.attempts == webhook.MAX_ATTEMPTS and len(sleeps) == webhook.MAX_ATTEMPTS - 1
-    assert_hidden(str(info.value))
-    assert info.value.__cause__ is None  # requests' exception text names the URL
-
-
-def test_signature_verifies_with_hmac(hook: Hook, sleeps: list[float]) -> None:
-    client = WebhookClient(hook.url, timeout=(1, 2), sleep=sleeps.append, secret=SECRET)
+def test_signature_verifies_with_hmac(hook: FakeReceiver, sleeps: list[float]) -> None:
+    client = WebhookClient(hook.url, timeout=(1, 2), clock=clock_of(sleeps), secret=SECRET)
     client.push(doc())
     seen = hook.requests[0]
     expected = "sha256=" + hmac.new(SECRET.encode(), seen.body, hashlib.sha256).hexdigest()
@@ -266,8 +203,9 @@ def test_signature_verifies_with_hmac(hook: Hook, sleeps: list[float]) -> None:
     assert SECRET not in repr(client)
 
 
-def test_referral_id_is_required(hook: Hook, client: WebhookClient) -> None:
-    for bad in ({}, {"referral_id": ""}, {"referral_id": None}, {"referral_id": "a\nb"}):
+def test_referral_id_is_required(hook: FakeReceiver, client: WebhookClient) -> None:
+    bad_documents: list[Document] = [{}, {"referral_id": ""}, {"referral_id": None}, {"referral_id": "a\nb"}]
+    for bad in bad_documents:
         with pytest.raises(ValueError):
             client.push(bad)
     assert hook.requests == []
@@ -280,81 +218,19 @@ def test_url_must_be_http() -> None:
         assert bad not in str(info.value)
 
 
-# the document --------------------------------------------------------------------------------
+def test_integrations_know_no_airtable_field_names() -> None:
+    from pathlib import Path
 
-
-def test_document_shape() -> None:
-    assert doc() == {
-        "schema": "partnerops.referral.v1",
-        "event": "referral.accepted",
-        "referral_id": "recA1b2C3d4E5f6G7",
-        "occurred_at": "2026-11-02T09:00:00Z",
-        "attribution": "Sourced",
-        "referral": {
-            "name": "Acme – website",
-            "company": "Acme",
-            "company_domain": "acme.com",
-            "contact_name": "Jane Doe",
-            "contact_email": "jane@acme.com",
-            "notes": None,
-            "registered_on": None,
-            "expires_on": "2027-03-01",
-        },
-        "partner": {"email": "pat@agency.example", "name": "Pat Lee", "company": "Agency"},
-    }
-
-
-def test_document_keys_are_stable_and_snake_case_input_works() -> None:
-    minimal = build_document(
-        referral_id="rec1",
-        event=webhook.EVENT_REFERRAL_ACCEPTED,
-        occurred_at="2026-11-02T09:00:00+00:00",
-        referral={"company": "Acme", "registered_on": "2026-11-01T08:00:00.000Z", "extra": "ignored"},
-        partner={"email": "pat@agency.example"},
-        attribution=None,
-    )
-    assert set(minimal["referral"]) == set(doc()["referral"])
-    assert set(minimal["partner"]) == set(doc()["partner"])
-    assert minimal["referral"]["company"] == "Acme"
-    assert minimal["referral"]["registered_on"] == "2026-11-01"
-    assert minimal["attribution"] is None
-    json.dumps(minimal)
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"event": "referral.won"},
-        {"occurred_at": "yesterday"},
-        {"attribution": "Maybe"},
-        {"referral_id": " "},
-    ],
-)
-def test_document_rejects_bad_input(kwargs: dict[str, Any]) -> None:
-    base: dict[str, Any] = {
-        "referral_id": "rec1",
-        "event": "referral.accepted",
-        "occurred_at": "2026-11-02T09:00:00Z",
-        "referral": {},
-        "partner": {},
-        "attribution": None,
-    }
-    with pytest.raises(ValueError):
-        build_document(**{**base, **kwargs})
+    text = Path(webhook.__file__).read_text(encoding="utf-8")
+    for name in ("Company Domain", "Contact Email", "Partner Email", "Expires On"):
+        assert name not in text
 
 
 # helpers -------------------------------------------------------------------------------------
 
 
-class socket_port:  # noqa: N801 - used as a context manager
-    """A free local port (bound while inside the block, free afterwards)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        return int(self.sock.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
+def free_port() -> int:
+    """A local port nothing listens on (bound, then closed again)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

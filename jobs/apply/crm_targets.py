@@ -9,14 +9,15 @@ be read back (HubSpot) also says how the deals it got have moved since (:meth:`r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from integrations.http import Clock
 from integrations.hubspot import HubSpotClient, HubSpotError
-from integrations.webhook import WebhookClient, WebhookError, build_document
+from integrations.webhook import WebhookClient, WebhookError
+from jobs.apply.crm_document import Document, build_document
 from jobs.plan import DealState
 
 REFERRAL_ID_PROPERTY = "partnerops_referral_id"
@@ -86,9 +87,9 @@ class CrmTarget(Protocol):
         ...
 
 
-def document(referral: Referral, occurred_at: str) -> dict[str, Any]:
+def document(referral: Referral, occurred_at: str) -> Document:
     """The JSON document of one accepted referral (webhook body and outbox file): one documented
-    shape, ``partnerops.referral.v1``, built by :func:`integrations.webhook.build_document`."""
+    shape, ``partnerops.referral.v1``, built by :func:`jobs.apply.crm_document.build_document`."""
     return build_document(
         referral_id=referral.id,
         event="referral.accepted",
@@ -113,8 +114,8 @@ class WebhookTarget:
 
     name = "webhook"
 
-    def __init__(self, url: str, *, sleep: Callable[[float], None]) -> None:
-        self.client = WebhookClient(url, sleep=sleep)
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+        self.client = WebhookClient(url, clock=clock)
 
     def open_deal_exists(self, domain: str | None, email: str | None) -> bool:
         return False  # a webhook cannot be asked; attribution is Sourced
@@ -123,7 +124,7 @@ class WebhookTarget:
         try:
             self.client.push(document(referral, referral.pushed_at))
         except WebhookError as exc:
-            raise PushFailed(str(exc), permanent=exc.permanent) from None
+            raise PushFailed(str(exc), permanent=not exc.retryable, unknown=exc.outcome_unknown) from None
         return f"webhook:{referral.id}"
 
     def initial_stage(self) -> str | None:

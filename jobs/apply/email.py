@@ -13,7 +13,7 @@ from email import policy
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from integrations.email import EmailError, SmtpSender
+from integrations.smtp import SmtpError, SmtpSender
 from jobs.apply.drain import EffectFailed, Result
 from jobs.plan import Effect, EmailSend
 
@@ -28,9 +28,9 @@ class EmailExecutor:
         msg = BytesParser(policy=policy.SMTP).parsebytes(effect.payload.eml.encode())
         try:
             refused = self.sender.send(msg)
-        except EmailError as exc:
-            what = "the mail server did not confirm it" if exc.unknown_outcome else "it was not sent"
-            raise EffectFailed(f"{what}: {exc}", permanent=exc.permanent, unknown=exc.unknown_outcome) from None
+        except SmtpError as exc:
+            what = "the mail server did not confirm it" if exc.outcome_unknown else "it was not sent"
+            raise EffectFailed.of(exc, what) from None
         to = {addr.lower() for _name, addr in getaddresses([str(v) for v in msg.get_all("To") or []])}
         lost = {addr: reply for addr, reply in refused.items() if addr.lower() in to}
         if lost:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 
-from integrations.email import build_intro, make_address, safe_header, split_subject
+from integrations.smtp import build_intro, make_address, safe_header, split_subject
 from jobs.messages.render import first_name, render_plain
 
 OUTBOX_SENDER = "partners@outbox.invalid"

@@ -4,6 +4,12 @@ Start it, point a client at ``fake.url`` and drive/inspect it through the
 Python control API (``add_base``, ``ui_*``, ``fail_next``, ``requests`` ...).
 Time is a :class:`FakeClock`, so rate limits, webhook expiry and the monthly
 allowance can be exercised without really sleeping.  Standard library only.
+
+Like Airtable, it meters requests per base over a sliding second: a request that would be
+the 6th on a base within any 1.0 s (closed window, on the fake clock) is answered 429
+``RATE_LIMIT_REACHED`` with Airtable's body, and so is every request on that base for the
+next 30 s.  ``sent`` logs the clock time and base of every request, for checking a client's
+own throttle (:meth:`FakeAirtable.busiest_second`).
 """
 
 from __future__ import annotations
@@ -520,6 +526,7 @@ class FakeAirtable:
         self.rate_limit = rate_limit
         self.url = ""
         self.requests: list[tuple[str, str, int]] = []
+        self.sent: list[tuple[float, str]] = []  # (fake clock time, base or "meta") of every request
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
         self.workspace_id = self._new_id("wsp")
@@ -686,6 +693,22 @@ class FakeAirtable:
         """Forget the request log (rate-limit and monthly state are kept)."""
         with self._lock:
             self.requests.clear()
+            self.sent.clear()
+
+    def sent_times(self, key: str) -> list[float]:
+        """Clock times of the requests on one base (or "meta"), in order."""
+        with self._lock:
+            return sorted(t for t, k in self.sent if k == key)
+
+    def busiest_second(self, key: str, window: float = 1.0) -> int:
+        """The most requests on one base whose send times fall within one closed ``window``."""
+        times = self.sent_times(key)
+        most, first = 0, 0
+        for last, t in enumerate(times):
+            while t - times[first] > window:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
 
     def fail_next(
         self,
@@ -1058,6 +1081,7 @@ class FakeAirtable:
         parts = urlsplit(req.target)
         path = unquote(parts.path)
         with self._lock:
+            self.sent.append((self.clock.time(), _limit_key(_split_path(parts.path))))
             fault = self._take_fault(req.method, path)
             if fault is not None and not fault.after_apply:
                 return self._answer_fault(req.method, path, fault)
@@ -1109,7 +1133,7 @@ class FakeAirtable:
     def _check_rate(self, key: str, now: float) -> None:
         if now < self._penalty_until.get(key, float("-inf")):
             raise self._rate_error()
-        window = [t for t in self._windows.get(key, []) if now - t < 1.0]
+        window = [t for t in self._windows.get(key, []) if now - t <= 1.0]
         if len(window) >= RATE_PER_SECOND:
             self._penalty_until[key] = now + PENALTY_SECONDS
             self._windows[key] = window

@@ -1,23 +1,26 @@
-"""integrations/email.py against a real local SMTP server (aiosmtpd on 127.0.0.1)."""
+"""integrations/smtp.py against a real local SMTP server (aiosmtpd on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import email
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from jinja2 import UndefinedError
 
-from integrations.email import (
-    EmailError,
+from integrations import smtp
+from integrations.smtp import (
+    SmtpError,
     SmtpSender,
     build_intro,
     check_address,
@@ -25,53 +28,9 @@ from integrations.email import (
     split_subject,
 )
 from jobs.messages.render import render_plain
+from tests.fakes.smtp import PASSWORD, USER, Recorder, authenticator, free_port, serve
 
-USER = "mailer"
-PASSWORD = "s3cret-Pa55word!"
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
-
-
-@dataclass
-class Envelope:
-    mail_from: str
-    rcpt_tos: list[str]
-    content: bytes
-
-
-@dataclass
-class Recorder:
-    """aiosmtpd handler: records envelopes; refuses some recipients; can fail DATA."""
-
-    refuse: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
-    data_reply: str = ""  # non-empty: answer DATA with this instead of accepting
-    drop_on_data: bool = False  # close the connection instead of answering DATA
-    received: list[Envelope] = field(default_factory=list)
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.drop_on_data:
-            server.transport.close()
-            return "250 OK"
-        if self.data_reply:
-            return self.data_reply
-        self.received.append(Envelope(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data == (USER.encode(), PASSWORD.encode())
-    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
 
 @pytest.fixture
@@ -79,23 +38,14 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-def _serve(handler: Recorder, **smtp_options: Any) -> Iterator[Controller]:
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=5, **smtp_options)
-    controller.start()
-    try:
-        yield controller
-    finally:
-        controller.stop()
-
-
 @pytest.fixture
 def server(recorder: Recorder) -> Iterator[Controller]:
-    yield from _serve(recorder)
+    yield from serve(recorder)
 
 
 @pytest.fixture
 def auth_server(recorder: Recorder) -> Iterator[Controller]:
-    yield from _serve(recorder, auth_require_tls=False, authenticator=authenticator)
+    yield from serve(recorder, auth_require_tls=False, authenticator=authenticator)
 
 
 def sender_for(controller: Controller, **kwargs: Any) -> SmtpSender:
@@ -269,10 +219,10 @@ def test_bad_domain_for_message_id() -> None:
 def test_recipients_all_refused_550_is_permanent(server: Controller, recorder: Recorder) -> None:
     recorder.refuse["ana@partner.example"] = "550 5.1.1 no such user"
     recorder.refuse["bob@lead.example"] = "550 5.1.1 no such user"
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender_for(server).send(intro())
-    assert info.value.permanent is True
-    assert info.value.code == 550
+    assert info.value.retryable is False
+    assert info.value.code == "550"
     assert info.value.stage == "rcpt"
     assert set(info.value.refused) == {"ana@partner.example", "bob@lead.example"}
     assert recorder.received == []
@@ -281,36 +231,54 @@ def test_recipients_all_refused_550_is_permanent(server: Controller, recorder: R
 def test_recipients_refused_with_4xx_is_temporary(server: Controller, recorder: Recorder) -> None:
     recorder.refuse["ana@partner.example"] = "450 4.2.1 mailbox busy"
     recorder.refuse["bob@lead.example"] = "550 5.1.1 no such user"
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender_for(server).send(intro())
-    assert info.value.permanent is False
+    assert info.value.retryable is True
 
 
 @pytest.mark.parametrize(("reply", "permanent"), [("554 5.7.1 rejected as spam", True), ("451 4.3.0 try later", False)])
 def test_data_rejected(reply: str, permanent: bool, server: Controller, recorder: Recorder) -> None:
     recorder.data_reply = reply
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender_for(server).send(intro())
-    assert info.value.permanent is permanent
-    assert info.value.code == int(reply[:3])
-    assert info.value.unknown_outcome is False
+    assert info.value.retryable is not permanent
+    assert info.value.code == reply[:3] and info.value.status == int(reply[:3])
+    assert info.value.outcome_unknown is False
 
 
 def test_connection_lost_during_data_is_unknown_outcome(server: Controller, recorder: Recorder) -> None:
     recorder.drop_on_data = True
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender_for(server).send(intro())
-    assert info.value.permanent is False
-    assert info.value.unknown_outcome is True
+    assert info.value.retryable is True
+    assert info.value.outcome_unknown is True
     assert info.value.stage == "data"
+
+
+def test_timeout_at_the_end_of_data_is_unknown_outcome(server: Controller, recorder: Recorder) -> None:
+    """The server stored the message but answered too late: it may or may not be delivered."""
+    recorder.data_delay = 1.5
+    with pytest.raises(SmtpError) as info:
+        sender_for(server, timeout=0.5).send(intro())
+    assert info.value.outcome_unknown is True
+    assert (info.value.stage, info.value.code) == ("data", smtp.NO_ANSWER)
+    assert "may have been delivered" in str(info.value)
+    assert len(recorder.received) == 1  # it was stored after all
+
+
+def test_one_refused_recipient_while_another_was_accepted_is_visible(server: Controller, recorder: Recorder) -> None:
+    recorder.refuse["bob@lead.example"] = "550 5.1.1 no such user"
+    refused = sender_for(server).send(intro())
+    assert refused == {"bob@lead.example": (550, "5.1.1 no such user")}  # sent, and the caller sees who missed it
+    assert len(recorder.received) == 1
 
 
 def test_connection_refused_is_temporary_and_hides_password() -> None:
     sender = SmtpSender("127.0.0.1", free_port(), user=USER, password=PASSWORD, starttls=False, timeout=2)
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender.send(intro())
-    assert info.value.permanent is False
-    assert info.value.code == 0
+    assert info.value.retryable is True
+    assert (info.value.code, info.value.status) == (smtp.NO_ANSWER, 0)
     assert info.value.stage == "connect"
     assert PASSWORD not in str(info.value)
     assert PASSWORD not in repr(sender)
@@ -322,17 +290,17 @@ def test_silent_server_times_out_as_temporary() -> None:
         listener.listen(1)
         sender = SmtpSender("127.0.0.1", listener.getsockname()[1], starttls=False, timeout=0.3)
         started = time.monotonic()
-        with pytest.raises(EmailError) as info:
+        with pytest.raises(SmtpError) as info:
             sender.send(intro())
-    assert info.value.permanent is False
+    assert info.value.retryable is True
     assert time.monotonic() - started < 2
 
 
 def test_starttls_required_but_not_offered(server: Controller, recorder: Recorder) -> None:
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender_for(server, starttls=True).send(intro())
     assert info.value.stage == "starttls"
-    assert info.value.permanent is True
+    assert info.value.retryable is False
     assert "STARTTLS" in str(info.value)
     assert recorder.received == []
 
@@ -346,20 +314,109 @@ def test_login_then_send(auth_server: Controller, recorder: Recorder) -> None:
 
 
 def test_wrong_password_is_permanent_and_not_in_message(auth_server: Controller, recorder: Recorder) -> None:
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender_for(auth_server, user=USER, password=PASSWORD + "x").send(intro())
     assert info.value.stage == "login"
-    assert info.value.code == 535
-    assert info.value.permanent is True
+    assert info.value.code == "535"
+    assert info.value.retryable is False
     assert PASSWORD not in str(info.value)
     assert recorder.received == []
 
 
 def test_login_against_server_without_auth_is_an_email_error(server: Controller) -> None:
-    with pytest.raises(EmailError) as info:
+    with pytest.raises(SmtpError) as info:
         sender_for(server, user=USER, password=PASSWORD).send(intro())
     assert info.value.stage == "login"
     assert PASSWORD not in str(info.value)
+
+
+# --------------------------------------------------------------------------- verify (partnerops check)
+
+
+def test_verify_connects_and_quits_sending_nothing(server: Controller, recorder: Recorder) -> None:
+    said = sender_for(server).verify()
+    assert said.startswith(f"{server.hostname}:{server.port} answers")
+    assert "no login" in said
+    assert recorder.commands == ["QUIT"]  # no MAIL, no RCPT, no DATA
+    assert recorder.received == []
+
+
+def test_verify_logs_in(auth_server: Controller, recorder: Recorder) -> None:
+    said = sender_for(auth_server, user=USER, password=PASSWORD).verify()
+    assert f"logged in as {USER}" in said and PASSWORD not in said
+    assert recorder.commands == ["QUIT"]
+
+
+def test_verify_login_refused_says_which_settings(auth_server: Controller, recorder: Recorder) -> None:
+    sender = sender_for(auth_server, user=USER, password=PASSWORD + "x")
+    with pytest.raises(SmtpError) as info:
+        sender.verify()
+    assert (info.value.stage, info.value.code, info.value.retryable) == ("login", "535", False)
+    assert "check SMTP_USER and SMTP_PASSWORD" in str(info.value)
+    assert PASSWORD not in str(info.value) and PASSWORD not in repr(sender) and PASSWORD not in repr(info.value)
+
+
+def test_verify_unreachable_host_names_host_and_port() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(SmtpError) as info:
+        SmtpSender("127.0.0.1", port, starttls=False, timeout=1).verify()
+    text = str(info.value)
+    assert (info.value.stage, info.value.code, info.value.retryable) == ("connect", smtp.NO_ANSWER, True)
+    assert f"127.0.0.1:{port}" in text and "check SMTP_HOST and SMTP_PORT" in text
+
+
+def test_verify_tls_not_offered(server: Controller, recorder: Recorder) -> None:
+    with pytest.raises(SmtpError) as info:
+        sender_for(server, starttls=True).verify()
+    assert (info.value.stage, info.value.code, info.value.retryable) == ("starttls", smtp.NO_STARTTLS, False)
+    assert "does not offer TLS" in str(info.value) and "SMTP_PORT" in str(info.value)
+
+
+def test_verify_login_not_offered(server: Controller) -> None:
+    with pytest.raises(SmtpError) as info:
+        sender_for(server, user=USER, password=PASSWORD).verify()
+    assert (info.value.stage, info.value.code) == ("login", smtp.NOT_SUPPORTED)
+    assert "SMTP_USER" in str(info.value) and PASSWORD not in str(info.value)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(recorder: Recorder, certificate: tuple[Path, Path]) -> Iterator[Controller]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    yield from serve(recorder, tls_context=context, require_starttls=True, authenticator=authenticator)
+
+
+def test_verify_starttls_then_login_then_send(
+    tls_server: Controller, recorder: Recorder, certificate: tuple[Path, Path]
+) -> None:
+    trusting = ssl.create_default_context(cafile=str(certificate[0]))
+    sender = sender_for(tls_server, starttls=True, user=USER, password=PASSWORD, ssl_context=trusting)
+    assert "STARTTLS, logged in as mailer" in sender.verify()
+    assert recorder.commands == ["QUIT"]
+    assert sender.send(intro()) == {}
+    assert len(recorder.received) == 1
+
+
+def test_verify_untrusted_certificate(tls_server: Controller, recorder: Recorder) -> None:
+    with pytest.raises(SmtpError) as info:
+        sender_for(tls_server, starttls=True, user=USER, password=PASSWORD).verify()
+    assert (info.value.stage, info.value.code, info.value.retryable) == ("starttls", smtp.TLS_UNTRUSTED, False)
+    assert "SMTP_HOST" in str(info.value)
 
 
 # --------------------------------------------------------------------------- templates
