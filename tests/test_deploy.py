@@ -7,12 +7,14 @@ start is parsed by the program's own command line.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shlex
 import subprocess
 import sys
 import sysconfig
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +348,43 @@ def test_compose_runs_the_scheduler_with_env_file_and_a_named_volume() -> None:
     name, target = volume.split(":")
     assert target == home and name in compose["volumes"]  # a named volume, not a host folder
     assert not set(service["environment"]) & set(SECRETS)
+
+
+# --- backups ----------------------------------------------------------------------------------------
+
+
+def test_a_backup_taken_while_partnerops_writes_holds_what_is_still_in_the_wal(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from integrations.ledger import CallLedger
+    from integrations.local import LocalStore
+
+    home, when = tmp_path / "home", datetime(2026, 11, 5, tzinfo=timezone.utc)
+    store, ledger = LocalStore(home / "store.sqlite"), CallLedger(home / "ledger.sqlite")
+    try:
+        store.set_state("sync:referrals", {"cursor": 42})
+        ledger.record(when, "appAAAAAAAAAAAAAA", "webhook-poll", 3)
+        # both still open, as under a running scheduler: the newest pages are only in the -wal files
+        raw = tmp_path / "raw"
+        raw.mkdir()
+        (raw / "store.sqlite").write_bytes((home / "store.sqlite").read_bytes())
+        copied = LocalStore(raw / "store.sqlite")
+        assert copied.get_state("sync:referrals") is None  # why a plain file copy is not a backup
+        copied.close()
+
+        done = subprocess.run(
+            [sys.executable, str(DEPLOY / "backup_home.py"), str(home)], capture_output=True, timeout=60
+        )
+    finally:
+        store.close()
+        ledger.close()
+    assert done.returncode == 0, done.stderr
+    restored = tmp_path / "restored"
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+        assert sorted(tar.getnames()) == ["ledger.sqlite", "store.sqlite"]
+        tar.extractall(restored, filter="data")
+    back, back_ledger = LocalStore(restored / "store.sqlite"), CallLedger(restored / "ledger.sqlite")
+    assert back.get_state("sync:referrals") == {"cursor": 42}
+    assert back_ledger.used(when) == 3
+    back.close()
+    back_ledger.close()
