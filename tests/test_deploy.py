@@ -388,3 +388,13 @@ def test_a_backup_taken_while_partnerops_writes_holds_what_is_still_in_the_wal(t
     assert back_ledger.used(when) == 3
     back.close()
     back_ledger.close()
+
+
+def test_the_deployment_guide_names_the_files_and_the_workflows_arithmetic() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for path in ("deploy/github-actions.yml", "deploy/Dockerfile", "deploy/compose.yaml", "deploy/backup_home.py"):
+        assert path in guide and (ROOT / path).is_file(), path
+    header = WORKFLOW.read_text().split("\nname:")[0]
+    for figure in re.findall(r"\d,\d{3} (?:runs|minutes)", header):
+        assert figure.split()[0] in guide, figure
+    assert "SPEC §10" in guide and "7 days" in guide
