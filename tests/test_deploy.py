@@ -1,4 +1,4 @@
-"""deploy/: the GitHub Actions workflow, the Dockerfile, compose.yaml and .dockerignore.
+"""deploy/: the GitHub Actions workflow, the Dockerfile, compose.yaml, .dockerignore, backups, the guide.
 
 No Docker engine and no GitHub runner here: the files are read and checked for what would break
 a deployment or leak a secret, the Dockerfile is linted with hadolint, and every command they
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ def console_scripts() -> dict[str, str]:
 def assert_is_a_partnerops_command(argv: list[str]) -> Any:
     """``argv`` starts an installed console script of ours and the command line accepts the rest."""
     assert argv[0] in console_scripts(), f"{argv[0]} is not a console script of pyproject.toml"
+    (installed,) = metadata.entry_points(group="console_scripts", name=argv[0])
+    assert installed.value == console_scripts()[argv[0]] and callable(installed.load())
     return build_parser().parse_args(argv[1:])
 
 
