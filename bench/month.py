@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.month            # the full month, a table for the README
     .venv/bin/python -m bench.month --days 3   # a shorter stretch
+    .venv/bin/python -m bench.month --wake-every 30   # woken by a timer every 30 minutes
 
 Workload: 250 partners, 150 activities, 600 referrals and one circle (the sample generator at
 that size), then over the month 50 new From-partner referrals (a form, at random moments of the
@@ -9,7 +10,9 @@ day), 10 To-partner referrals and 30 edits of partner records (managers, in work
 15 CRM stage changes (salespeople, days after a deal arrived). Fake Airtable, Slack and HubSpot
 run over real HTTP on loopback, on one simulated clock; the program is started on 31 October
 (its first full sync falls in the month before) and then woken exactly when ``tick`` says the
-next tier is due, rounded up to the minute as ``partnerops run`` wakes on the minute.
+next tier is due, rounded up to the minute as ``partnerops run`` wakes on the minute — or, with
+``--wake-every N``, at the first multiple of N minutes after midnight from then on, as cron, a
+systemd timer or a GitHub Actions schedule calling ``partnerops run --once`` every N minutes would.
 
 Reported: Airtable calls by base and kind; change detection (polls) and safety resyncs apart
 from the *change work* (reads of changed records and writes), which is compared with its lower
@@ -245,7 +248,13 @@ def _write_bound(fake: FakeAirtable, ids: dict[str, str], since: datetime) -> in
     return sum(math.ceil(len(fake.changed_since(ids[b.key], t.name, since)) / 10) for b in BASES for t in b.tables)
 
 
-def run_month(days: int = 30, seed: int = 7) -> Result:
+def on_grid(when: datetime, every: int) -> datetime:
+    """The first firing at or after ``when`` of a timer firing every ``every`` minutes from midnight (cron's */N)."""
+    midnight = when.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + math.ceil((when - midnight) / timedelta(minutes=every)) * timedelta(minutes=every)
+
+
+def run_month(days: int = 30, seed: int = 7, wake_every: int = 0) -> Result:
     rng = random.Random(seed)
     clock = FakeClock(SETUP)
     end = MONTH_START + timedelta(days=days)
@@ -283,6 +292,8 @@ def run_month(days: int = 30, seed: int = 7) -> Result:
                 due = max(due, clock.now())
                 if due.second or due.microsecond:
                     due = due.replace(second=0, microsecond=0) + timedelta(minutes=1)
+                if wake_every:
+                    due = on_grid(due, wake_every)
                 while events and events[0].at <= due:
                     event = events.pop(0)
                     if event.at > clock.now():
@@ -377,8 +388,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--budget", action="store_true", help="also print `partnerops budget` as it read halfway")
+    parser.add_argument(
+        "--wake-every",
+        type=int,
+        default=0,
+        metavar="MINUTES",
+        help="wake only every MINUTES from midnight, as a timer running `run --once` would (default: when due)",
+    )
     args = parser.parse_args(argv)
-    result = run_month(args.days, args.seed)
+    result = run_month(args.days, args.seed, args.wake_every)
     print(table(result))
     if args.budget:
         print("\n`partnerops budget` halfway through the month:\n")

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jobs.store.local import LocalStore
 
 from integrations.airtable import (
     REQUESTS_PER_SECOND,
@@ -20,6 +19,7 @@ from integrations.airtable import (
 )
 from integrations.http import Clock
 from integrations.ledger import CallLedger
+from jobs.store.local import LocalStore
 from jobs.sync.syncer import Syncer
 from tests.conftest import TOKEN, client_clock
 from tests.fakes.airtable import FakeAirtable, FakeClock

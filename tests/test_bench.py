@@ -22,3 +22,14 @@ def test_a_short_month_drives_every_job_and_pushes_each_accepted_referral() -> N
     assert result.calls == result.polls + result.full_sync + result.change_work
     assert result.change_work >= result.lower_bound  # it is a lower bound
     assert "| change work ÷ lower bound |" in table(result)
+
+
+def test_a_timer_wakes_on_its_grid() -> None:
+    from datetime import datetime, timezone
+
+    from bench.month import on_grid
+
+    at = datetime(2026, 11, 3, 10, 31, tzinfo=timezone.utc)
+    assert on_grid(at, 30) == at.replace(hour=11, minute=0)
+    assert on_grid(at.replace(minute=30), 30) == at.replace(minute=30)  # on the grid already
+    assert on_grid(at.replace(hour=23, minute=45), 30) == datetime(2026, 11, 4, tzinfo=timezone.utc)
