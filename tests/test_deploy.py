@@ -360,9 +360,8 @@ def test_compose_runs_the_scheduler_with_env_file_and_a_named_volume() -> None:
 def test_a_backup_taken_while_partnerops_writes_holds_what_is_still_in_the_wal(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 
-    from jobs.store.local import LocalStore
-
     from integrations.ledger import CallLedger
+    from jobs.store.local import LocalStore
 
     home, when = tmp_path / "home", datetime(2026, 11, 5, tzinfo=timezone.utc)
     store, ledger = LocalStore(home / "store.sqlite"), CallLedger(home / "ledger.sqlite")
