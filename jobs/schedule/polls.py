@@ -201,8 +201,6 @@ def _wait_pieces(
             mass = weights[s] * (t1 - t0)
             if mass > 0:
                 pieces.append((mass, following - t1, following - t0))
-    if not pieces:
-        raise ValueError("no arrivals expected between start and end")
     return pieces
 
 
@@ -244,7 +242,10 @@ class PollSchedule:
 
     * ``slowed`` — even the floor (one poll per ``max_gap``) costs more than ``polls``; the density
       is the floor everywhere and ``planned`` > ``polls``: the month cannot keep the 6-hour promise;
-    * ``capped`` — polls are left over: every hour is already at one poll per ``min_gap``;
+    * ``capped`` — polls are left over: every hour with arrivals is already at one poll per
+      ``min_gap``;
+    * ``even`` — so few polls above the floor that they cannot follow the busy hours, and spreading
+      them evenly waits less (see ``docs/polling.md`` §2); the density is then constant;
     * ``planned`` — polls the density spends over ``[start, end]``; ``floor_polls`` — what the floor
       alone costs; ``per_hour`` — polls per hour in each hour of the week.
     """
@@ -290,8 +291,8 @@ class PollSchedule:
         every = (self._b - self._a) / polls
         even = [self._a + k * every for k in range(math.ceil(polls) + 1)]
         weights = self.pattern.weights
-        ours = _mean(_wait_pieces(self._times(), self._b, weights, self._slot))
-        return _mean(_wait_pieces(even, self._b, weights, self._slot)) < ours * (1 - 1e-9)
+        ours = _wait_pieces(self._times(), self._b, weights, self._slot)
+        return bool(ours) and _mean(_wait_pieces(even, self._b, weights, self._slot)) < _mean(ours) * (1 - 1e-9)
 
     # -- when --------------------------------------------------------------------------------
 
@@ -329,7 +330,10 @@ class PollSchedule:
     # -- how long a referral waits -------------------------------------------------------------
 
     def _waits(self, arrivals: ArrivalPattern | None) -> list[tuple[float, float, float]]:
-        return _wait_pieces(self._times(), self._b, (arrivals or self.pattern).weights, self._slot)
+        pieces = _wait_pieces(self._times(), self._b, (arrivals or self.pattern).weights, self._slot)
+        if not pieces:
+            raise ValueError("no arrivals expected between start and end")
+        return pieces
 
     def expected_wait(self, arrivals: ArrivalPattern | None = None) -> tuple[timedelta, timedelta]:
         """Median and 90th percentile of a referral's wait for the next poll.
@@ -341,6 +345,7 @@ class PollSchedule:
         return timedelta(seconds=_quantile(pieces, 0.5)), timedelta(seconds=_quantile(pieces, 0.9))
 
     def mean_wait(self, arrivals: ArrivalPattern | None = None) -> timedelta:
+        """Mean wait for the next poll, as :meth:`expected_wait` (what the √ density minimises)."""
         return timedelta(seconds=_mean(self._waits(arrivals)))
 
     # -- what `partnerops budget` shows ---------------------------------------------------------
