@@ -25,6 +25,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from jobs.rules.program import BANDS_BEST_FIRST as BAND_ORDER
 from jobs.rules.snapshots import WeeklySnapshot
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ PNG_DPI = 100
 SOURCED, INFLUENCED = "#0072B2", "#A6D3F0"
 BAND_COLOURS = {"Top": "#009E73", "Healthy": "#56B4E9", "At risk": "#E69F00", "Stale": "#D55E00", "New": "#CC79A7"}
 BAND_MARKERS = {"Top": "o", "Healthy": "s", "At risk": "^", "Stale": "v", "New": "D"}
-BAND_ORDER = ("Top", "Healthy", "At risk", "Stale", "New")  # best first, as a manager reads them
 STYLE: dict[RcKeyType, object] = {
     "font.family": "DejaVu Sans",
     "font.size": 9.0,

@@ -21,13 +21,13 @@ from typing import Any
 
 from integrations.slack import escape_text, plain_section
 from jobs.rules.metrics import Capacity, NeedsAttention, Owed, ProgramMetrics, WeekChanges, WeeklySnapshot
+from jobs.rules.program import BANDS_BEST_FIRST as BAND_ORDER
 
 Block = dict[str, Any]
 
 SECTION_LIMIT = 3000
 VALUE_LIMIT = 60
 LIST_LIMIT = 5
-BAND_ORDER = ("Top", "Healthy", "At risk", "Stale", "New")
 _STYLING = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
 _SPACES = re.compile(r"\s+")
 

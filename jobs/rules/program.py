@@ -37,6 +37,8 @@ from jobs.health import HealthSettings, Score, is_sourced, plan_health, today_of
 from jobs.rules.cells import cell_date, created_on, email, link_ids, name_of, number, select, within
 from jobs.rules.weeks import Week, report_week, today_in
 
+#: The bands as a manager reads them, best first (New last: not scored on referrals yet).
+BANDS_BEST_FIRST = ("Top", "Healthy", "At risk", "Stale", "New")
 ONBOARDED_OR_LATER = frozenset({"Onboarded", "Active", "Stale"})
 OPEN_STATUSES = frozenset({"Accepted", "In CRM"})
 WIN_RATE_DAYS = 365
