@@ -67,11 +67,15 @@ def _delta(now: int, before: int | None) -> str:
     return " (±0)" if diff == 0 else f" ({'+' if diff > 0 else '−'}{abs(diff)})"
 
 
-def _names(items: Sequence[str], total: int | None = None) -> str:
-    shown = [value(i) for i in items[:LIST_LIMIT]]
-    more = (total if total is not None else len(items)) - len(shown)
-    text = ", ".join(shown)
-    return text + (f" and {more} more" if more > 0 else "")
+def _listed(items: Sequence[str]) -> str:
+    """At most 5 items (each already made safe with :func:`value`), then "and N more"."""
+    more = len(items) - LIST_LIMIT
+    return ", ".join(items[:LIST_LIMIT]) + (f" and {more} more" if more > 0 else "")
+
+
+def _with(name: str, detail: str) -> str:
+    """ "name (detail)", each part cut on its own so the parenthesis always closes."""
+    return f"{value(name, 40)} ({value(detail, 50)})" if detail else value(name, 40)
 
 
 def _section(title: str, lines: Sequence[str]) -> Block:
@@ -116,10 +120,9 @@ def _circle_lines(c: WeekChanges) -> list[str]:
     for circle in c.circles:
         moves = []
         if circle.joined:
-            moves.append(f"{_names(circle.joined)} joined")
+            moves.append(f"{_listed([value(who, 40) for who in circle.joined])} joined")
         if circle.left:
-            left = [f"{who} ({why})" if why else who for who, why in circle.left]
-            moves.append(f"{_names(left)} left")
+            moves.append(f"{_listed([_with(who, why) for who, why in circle.left])} left")
         lines.append(f"• {value(circle.circle)}: {'; '.join(moves)}")
     return lines or ["• No one joined or left a circle."]
 
@@ -132,14 +135,16 @@ def _happened(c: WeekChanges) -> Block:
 def _todo(a: NeedsAttention) -> Block:
     lines = []
     if a.notes:
-        items = [f"{n.name} ({n.note})" for n in a.notes]
-        lines.append(f"• *{_plural(len(a.notes), 'record')} with Sync Notes* (view “Needs attention”): {_names(items)}")
+        items = [_with(n.name, n.note) for n in a.notes]
+        lines.append(
+            f"• *{_plural(len(a.notes), 'record')} with Sync Notes* (view “Needs attention”): {_listed(items)}"
+        )
     if a.pending_invites:
-        who = [p.partner for p in a.pending_invites]
-        lines.append(f"• *{_plural(len(who), 'partner')} not in Slack yet* (Pending invite): {_names(who)}")
+        who = [value(p.partner, 40) for p in a.pending_invites]
+        lines.append(f"• *{_plural(len(who), 'partner')} not in Slack yet* (Pending invite): {_listed(who)}")
     if a.expiring:
-        items = [f"{e.referral} ({e.partner}, {e.expires_on.day} {e.expires_on:%b})" for e in a.expiring]
-        lines.append(f"• *{_plural(len(items), 'registration')} lose protection within 14 days*: {_names(items)}")
+        items = [f"{_with(e.referral, e.partner)} on {e.expires_on.day} {e.expires_on:%b}" for e in a.expiring]
+        lines.append(f"• *{_plural(len(items), 'registration')} lose protection within 14 days*: {_listed(items)}")
     return _section("To do", lines or ["Nothing needs you this week."])
 
 
