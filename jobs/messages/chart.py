@@ -114,7 +114,8 @@ def _bands_panel(ax: Axes, snapshots: Sequence[WeeklySnapshot]) -> None:
 
 
 def _figure(snapshots: Sequence[WeeklySnapshot]) -> Figure:
-    fig = Figure(figsize=SIZE_INCHES, layout="constrained")
+    fig = Figure(figsize=SIZE_INCHES)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.1, hspace=0.32)  # fixed: cheaper than a layout engine
     top, bottom = fig.subplots(2, 1, sharex=True)
     _referrals_panel(top, snapshots)
     _bands_panel(bottom, snapshots)
