@@ -164,6 +164,18 @@ def test_digest_fallback_text_carries_counts_only(plain: Built, nasty: Built) ->
     assert re.fullmatch(pattern, nasty.text), nasty.text
 
 
+def test_digest_says_since_when_won_and_lost_are_counted_after_a_missed_week(plain: Built) -> None:
+    t = plain.tables
+    m = compute_metrics(t.partners, t.referrals, t.activities, t.members, t.circles, NOW, ZONE, HEALTH)
+    old = dataclasses.replace(snapshot_of(m, NOW, ZONE), week="2026-W20", won_ids=(), lost_ids=())
+    changes = week_changes(t.partners, t.referrals, t.members, t.circles, NOW, ZONE, old)
+    attention = needs_attention([], [], [], [], [], NOW, ZONE)
+    _, blocks = digest_message(m, changes, [], attention, CAPACITY, old)
+    body = "\n".join(t["text"] for t in texts(blocks))
+    assert changes.won is not None and f"{changes.won:,} won" in body and "(since 2026-W20)" in body
+    assert "(since 2026-W21)" not in "\n".join(x["text"] for x in texts(plain.blocks))
+
+
 def test_digest_says_when_there_is_nothing_to_compare_with() -> None:
     t = reference_tables(NOW, partners=40, activities=20, referrals=120)
     m = compute_metrics(t.partners, t.referrals, t.activities, t.members, t.circles, NOW, ZONE, HEALTH)

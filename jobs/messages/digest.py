@@ -74,7 +74,7 @@ def _listed(items: Sequence[str]) -> str:
 
 
 def _with(name: str, detail: str) -> str:
-    """ "name (detail)", each part cut on its own so the parenthesis always closes."""
+    """A name and its detail in parentheses, each cut on its own so the parenthesis always closes."""
     return f"{value(name, 40)} ({value(detail, 50)})" if detail else value(name, 40)
 
 
@@ -112,6 +112,8 @@ def _outcomes(c: WeekChanges) -> str:
     else:
         amount = f" ({money(c.won_amount or 0.0)})" if c.won else ""
         closed = f"{c.won:,} won{amount} · {c.lost:,} lost"
+        if c.since and c.since != c.week.previous().label:  # a digest was missed: say since when
+            closed += f" (since {c.since})"
     return f"• {c.pushed:,} pushed to the CRM · {closed}"
 
 
