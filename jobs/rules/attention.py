@@ -27,11 +27,11 @@ from jobs.rules.cells import (
     link_ids,
     local_date,
     name_of,
+    partner_names,
     select,
     text,
     within,
 )
-from jobs.rules.changes import partner_names
 from jobs.rules.partner_fields import FROM_PARTNER, given_at
 from jobs.rules.weeks import today_in
 

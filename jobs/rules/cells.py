@@ -6,6 +6,7 @@ in the record's Sync Notes by the job that owns it, never an error in a report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,3 +102,8 @@ def link_ids(value: Any) -> list[str]:
         return []
     ids = [item.get("id") if isinstance(item, dict) else item for item in value]
     return [i for i in ids if isinstance(i, str)]
+
+
+def partner_names(partners: Sequence[Record]) -> dict[str, str]:
+    """Normalized e-mail → partner name."""
+    return {email(p.get("Email")): name_of(p, "Partners") for p in partners if email(p.get("Email"))}

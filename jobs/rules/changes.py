@@ -32,6 +32,7 @@ from jobs.rules.cells import (
     local_date,
     name_of,
     number,
+    partner_names,
     select,
     text,
 )
@@ -99,11 +100,6 @@ def _closed_since(
     won = [r for r in referrals if select(r.get("Status")) == "Won" and r.id not in was_won]
     lost = [r for r in referrals if select(r.get("Status")) == "Lost" and r.id not in was_lost]
     return len(won), len(lost), sum(number(r.get("Amount")) or 0.0 for r in won)
-
-
-def partner_names(partners: Sequence[Record]) -> dict[str, str]:
-    """Normalized e-mail → partner name."""
-    return {email(p.get("Email")): name_of(p, "Partners") for p in partners if email(p.get("Email"))}
 
 
 def _circle_changes(
