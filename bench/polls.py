@@ -23,8 +23,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import jobs.schedule.polls as polls_module
 from jobs.planner import PLAN_SHARE
+
+import jobs.schedule.polls as polls_module
 from jobs.schedule.polls import ArrivalPattern, PollSchedule, span
 
 ZONE = ZoneInfo("Europe/Berlin")

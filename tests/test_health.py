@@ -265,7 +265,7 @@ def test_first_scoring_writes_every_health_cell() -> None:
             "Referrals 90d": 1,
             "Won Referrals": 1,
             "Health Detail": "recency 85: last referral within 30 days · volume 33: 1 referral in 90 days · "
-            "quality 67: 1 of 1 closed referral won in a year · engagement 50: 1 activity in 90 days",
+            "quality 67: 1 won of 1 closed in a year · engagement 50: 1 activity in 90 days",
             "Referrals Given": 0,
         }
     }
@@ -309,7 +309,7 @@ def test_only_changed_cells_are_planned() -> None:
             "Won Referrals": 0,
             "Referrals Given": 0,
             "Health Detail": "recency 85: last referral within 30 days · volume 33: 1 referral in 90 days · "
-            "quality 50: no closed referral in a year · engagement 0: 0 activities in 90 days",
+            "quality 50: no closed referral in a year · engagement 0: no activity in 90 days",
         }
     )
     plan = plan_health([p], [ref(20)], [], NOW)

@@ -267,7 +267,7 @@ def test_no_gap_is_over_6_hours_nor_under_a_minute_and_no_more_polls_than_given(
     micro = timedelta(microseconds=1)
     assert all(MIN_GAP - micro <= g <= MAX_GAP + micro for g in gaps(times))
     if not schedule.slowed:
-        assert len([t for t in times if t < end]) <= polls + 1
+        assert len([t for t in times if t < end]) <= polls + 1 + 1e-6  # float rounding at the floor
     assert schedule.polls_between(start, end) == pytest.approx(schedule.planned, rel=1e-9)
     if not schedule.capped:
         assert schedule.planned == pytest.approx(max(polls, schedule.floor_polls), rel=1e-6)

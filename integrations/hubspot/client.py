@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from integrations.hubspot import bodies
+import integrations.hubspot.bodies as bodies
 from integrations.hubspot.errors import HubSpotError, Json, existing_id, required_scopes
 from integrations.hubspot.models import (
     DEAL_CURRENCY_PROPERTY,

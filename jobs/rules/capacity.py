@@ -3,6 +3,9 @@ the program warns from 80% and archives (``partnerops archive``) down to 70%."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 WARN_SHARE = 0.8
 ARCHIVE_DOWN_TO = 0.7
 
@@ -20,3 +23,25 @@ def capacity_warning(base: str, used: int, cap: int) -> str | None:
         f"base {base} holds {used} of {cap} records ({used * 100 // cap}%); "
         "run `partnerops archive` (or set ARCHIVE=auto) before it is full"
     )
+
+
+@dataclass(frozen=True)
+class Capacity:
+    calls_used: int  # Airtable calls this month so far
+    calls_projected: int  # at this pace, by the end of the month
+    calls_allowance: int  # AIRTABLE_MONTHLY_CALLS
+    records: Mapping[str, int]  # base name ("Partners", …) → records in it
+    record_cap: int  # AIRTABLE_RECORD_CAP; 0 = no cap
+
+    def share(self, base: str) -> float | None:
+        """How full ``base`` is (0.42 = 42%), or None without a cap."""
+        return self.records.get(base, 0) / self.record_cap if self.record_cap > 0 else None
+
+    @property
+    def full_bases(self) -> list[str]:
+        """Bases past 80% of the cap: time to archive (``partnerops archive``)."""
+        return [b for b in self.records if (self.share(b) or 0.0) > WARN_SHARE]
+
+    @property
+    def over_allowance(self) -> bool:
+        return self.calls_projected > self.calls_allowance

@@ -10,15 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from bases.fields import ActivityF, Direction, PartnerF, RefStatus, Stage
+from bases.fields import ActivityF, PartnerF, Stage
 from bases.records import Cell, Record, cell_diff, sync_notes
 from bases.rows import PARTNERS, ActivityRow, PartnerRow, ReferralRow
 from bases.schema import Writer
 from jobs.plan import CellUpdate, Count, Effect, Plan, RecordRef, fingerprint
-from jobs.rules.scores import DEFAULT_SETTINGS, STALE, HealthSettings, Score, health_detail, is_sourced, score_rows
-
-#: To-partner referrals count as given once introduced (or anything after).
-GIVEN_STATUSES = frozenset({RefStatus.INTRODUCED, RefStatus.IN_CRM, RefStatus.WON, RefStatus.LOST})
+from jobs.rules.partner_fields import Given, given_counts, health_detail
+from jobs.rules.scores import DEFAULT_SETTINGS, STALE, HealthSettings, Score, is_sourced, score_rows
 
 
 @dataclass(frozen=True)
@@ -85,22 +83,6 @@ def _partner_notes(row: PartnerRow, duplicate_of: PartnerRow | None) -> str:
     return sync_notes([p for p in row.problems if p.field not in _OWN], extra)
 
 
-def _given(referrals: Sequence[ReferralRow]) -> dict[str, tuple[int, date | None]]:
-    """Partner e-mail → (To-partner referrals given, the last day one was given)."""
-    out: dict[str, tuple[int, date | None]] = {}
-    for r in referrals:
-        if r.direction != Direction.TO_PARTNER or r.partner_email is None:
-            continue
-        if r.status not in GIVEN_STATUSES and r.intro_sent_at is None:
-            continue
-        moment = r.intro_sent_at or r.created
-        when = moment.date() if moment else None
-        count, last = out.get(r.partner_email, (0, None))
-        days = [d for d in (last, when) if d is not None]
-        out[r.partner_email] = (count + 1, max(days) if days else None)
-    return out
-
-
 def _wanted(score: Score, row: PartnerRow, now: date, settings: HealthSettings) -> dict[str, object]:
     wanted: dict[str, object] = {
         PartnerF.HEALTH_SCORE: score.score,
@@ -163,7 +145,7 @@ class _Assessor:
         for r in refs:
             if r.partner_email and is_sourced(r):
                 self.by_email[r.partner_email].append(r)
-        self.given = _given(refs)
+        self.given: dict[str, Given] = {}
         self.activities: dict[str, list[ActivityRow]] = defaultdict(list)
         for a in activities:
             act = ActivityRow.of(a)
@@ -187,7 +169,7 @@ class _Assessor:
         )
         out.scores[row.id] = score
         wanted = _wanted(score, row, self.today, self.settings)
-        given, last_given = self.given.get(row.email, (0, None))
+        given, last_given = self.given.get(row.email, Given(0, None))
         wanted[PartnerF.REFERRALS_GIVEN] = given
         wanted[PartnerF.LAST_GIVEN_ON] = last_given
         stage = next_stage(row.stage, row.health_band, score, row.band_changed_on)
@@ -211,6 +193,7 @@ def assess_health(
 ) -> HealthAssessment:
     """Each partner's health on ``today`` and the cells to write on Partners to show it."""
     assessor = _Assessor(referrals, activities, today, settings)
+    assessor.given = given_counts(referrals, partners)
     for record in partners:
         assessor.partner(PartnerRow.of(record))
     return assessor.out
