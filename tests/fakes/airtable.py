@@ -23,10 +23,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.server import LoopbackServer, Reply, Request, Served
 
 Json = dict[str, Any]
 Response = tuple[int, Json]
@@ -354,14 +354,6 @@ class _Fault:
         return self.path_contains is None or self.path_contains in path
 
 
-@dataclass
-class _Request:
-    method: str
-    target: str
-    auth: str | None
-    body: bytes
-
-
 # ------------------------------------------------------------------------- formula
 
 _QUOTED = r"""(?:'([^']*)'|"([^"]*)")"""
@@ -410,54 +402,7 @@ def _parse_formula(formula: str) -> Predicate:
     raise _bad_formula(formula)
 
 
-# ---------------------------------------------------------------------- http layer
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, fake: FakeAirtable) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Keep the test output quiet."""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._handle()
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        request = _Request(self.command, self.path, self.headers.get("Authorization"), raw)
-        outcome = self.server.fake._serve(request)
-        if outcome is None:
-            self.close_connection = True
-            return
-        status, body = outcome
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+# ------------------------------------------------------------------- request parts
 
 
 def _split_path(raw_path: str) -> list[str]:
@@ -472,11 +417,9 @@ def _limit_key(segs: list[str]) -> str:
     return segs[1] if len(segs) >= 2 else META_KEY
 
 
-def _parse_body(raw: bytes) -> Json:
-    if not raw:
-        return {}
+def _parse_body(req: Request) -> Json:
     try:
-        body = json.loads(raw)
+        body = req.json()
     except ValueError:
         raise _invalid_request("could not parse request body") from None
     if not isinstance(body, dict):
@@ -508,7 +451,7 @@ def _int_option(opts: Json, key: str, default: int | None) -> int | None:
 # ---------------------------------------------------------------------- the fake
 
 
-class FakeAirtable:
+class FakeAirtable(Served):
     """Fake Airtable API server; see the module docstring."""
 
     def __init__(
@@ -536,44 +479,7 @@ class FakeAirtable:
         self._windows: dict[str, list[float]] = {}
         self._penalty_until: dict[str, float] = {}
         self._monthly: dict[tuple[int, int], int] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> FakeAirtable:
-        if self._server is None:
-            self._server = _Server(self)
-            port = self._server.server_address[1]
-            self.url = f"http://127.0.0.1:{port}"
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="fake-airtable",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeAirtable:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self.http = LoopbackServer(self._serve, name="fake-airtable")
 
     # ------------------------------------------------------------ control: data
 
@@ -1077,8 +983,8 @@ class FakeAirtable:
 
     # ------------------------------------------------------------ request flow
 
-    def _serve(self, req: _Request) -> Response | None:
-        parts = urlsplit(req.target)
+    def _serve(self, req: Request) -> Reply:
+        parts = urlsplit(req.path)
         path = unquote(parts.path)
         with self._lock:
             self.sent.append((self.clock.time(), _limit_key(_split_path(parts.path))))
@@ -1089,7 +995,7 @@ class FakeAirtable:
             if fault is not None:
                 return self._answer_fault(req.method, path, fault)
             self.requests.append((req.method, path, status))
-            return status, body
+            return Reply(status, body)
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -1100,13 +1006,13 @@ class FakeAirtable:
                 return fault
         return None
 
-    def _answer_fault(self, method: str, path: str, fault: _Fault) -> Response | None:
+    def _answer_fault(self, method: str, path: str, fault: _Fault) -> Reply:
         self.requests.append((method, path, 0 if fault.drop else fault.status))
         if fault.drop:
-            return None
-        return fault.status, _copy(fault.body)
+            return Reply(0, drop=True)
+        return Reply(fault.status, _copy(fault.body))
 
-    def _process(self, req: _Request, raw_path: str, raw_query: str) -> Response:
+    def _process(self, req: Request, raw_path: str, raw_query: str) -> Response:
         segs = _split_path(raw_path)
         try:
             if req.auth != f"Bearer {self.token}":
@@ -1115,7 +1021,7 @@ class FakeAirtable:
                 raise _not_found()
             self._check_limits(_limit_key(segs))
             query = parse_qs(raw_query, keep_blank_values=True)
-            body = _parse_body(req.body)
+            body = _parse_body(req)
             return 200, self._route(req.method, segs[1:], query, body)
         except ApiError as exc:
             return exc.status, exc.body

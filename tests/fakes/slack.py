@@ -33,10 +33,10 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LoopbackServer, Reply, Request, Served
 
 Json = dict[str, Any]
 Response = tuple[int, Json]
@@ -79,17 +79,6 @@ class Failure:
     drop: bool
     extra: Json
     html: bool = False
-
-
-@dataclass
-class Reply:
-    """What the HTTP handler sends: a JSON body (or text), after ``delay`` seconds, or nothing (``drop``)."""
-
-    status: int
-    body: Json | str
-    headers: dict[str, str]
-    drop: bool = False
-    delay: float = 0.0
 
 
 class _ApiError(Exception):
@@ -154,7 +143,7 @@ def _ts_key(ts: str) -> float:
     return float(ts)
 
 
-class FakeSlack:
+class FakeSlack(Served):
     """A stateful fake of the Slack Web API methods partnerops uses."""
 
     def __init__(self, token: str = "xoxb-fake-token", *, bot_user_id: str = BOT_USER_ID) -> None:
@@ -176,42 +165,13 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._last_ts = 0.0
         self._next_user = 1
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.http = LoopbackServer(self._respond, name="fake-slack", methods=("GET", "POST"), protocol="HTTP/1.1")
         self.base = ""
         self.url = ""
 
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> FakeSlack:
-        handler = _make_handler(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        host, port = self._server.server_address[:2]
-        self.base = f"http://{host!s}:{port}"
-        self.url = f"{self.base}/api/"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _started(self, base: str) -> None:
+        self.base = base
+        self.url = f"{base}/api/"
 
     # ------------------------------------------------------------------ controls
 
@@ -304,6 +264,21 @@ class FakeSlack:
             self._delays[method].append(seconds)
 
     # ------------------------------------------------------------------ dispatch
+
+    def _respond(self, request: Request) -> Reply:
+        """The answer to one HTTP request: a Web API call, or the upload of a file's bytes."""
+        parts = urlsplit(request.path)
+        if parts.path.startswith("/upload/v1/"):
+            return self.handle_upload(parts.path[len("/upload/v1/") :], request.body)
+        if not parts.path.startswith("/api/"):
+            return Reply(404, {"ok": False, "error": "unknown_method"}, {})
+        try:
+            params = _parse_body(request)
+        except ValueError:
+            return Reply(200, {"ok": False, "error": "invalid_json"}, {})
+        for k, v in parse_qs(parts.query).items():
+            params.setdefault(k, v[-1])
+        return self.handle(parts.path[len("/api/") :], params, request.auth)
 
     def handle(self, method: str, params: Json, auth: str | None) -> Reply:
         """The answer to one Web API call."""
@@ -694,69 +669,10 @@ class FakeSlack:
             self._files[channel].append({**f, "initial_comment": comment, "ts": ts})
 
 
-def _parse_body(raw: bytes, content_type: str) -> Json:
-    text = raw.decode("utf-8") if raw else ""
-    if "json" in content_type or text.lstrip().startswith("{"):
-        data = json.loads(text or "{}")
+def _parse_body(request: Request) -> Json:
+    """A Web API call's arguments: a JSON body, or a form (slack-sdk sends both)."""
+    text = request.body.decode("utf-8")
+    if "json" in (request.header("Content-Type") or "") or text.lstrip().startswith("{"):
+        data = request.json()
         return dict(data) if isinstance(data, dict) else {}
     return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
-
-
-def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # silence the access log
-            return
-
-        def do_GET(self) -> None:
-            self._dispatch(b"")
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self._dispatch(self.rfile.read(length) if length else b"")
-
-        def _dispatch(self, raw: bytes) -> None:
-            parts = urlsplit(self.path)
-            if parts.path.startswith("/upload/v1/"):
-                self._answer(fake.handle_upload(parts.path[len("/upload/v1/") :], raw))
-                return
-            if not parts.path.startswith("/api/"):
-                self._send(Reply(404, {"ok": False, "error": "unknown_method"}, {}))
-                return
-            method = parts.path[len("/api/") :]
-            try:
-                params = _parse_body(raw, self.headers.get("Content-Type") or "")
-            except ValueError:
-                self._send(Reply(200, {"ok": False, "error": "invalid_json"}, {}))
-                return
-            for k, v in parse_qs(parts.query).items():
-                params.setdefault(k, v[-1])
-            self._answer(fake.handle(method, params, self.headers.get("Authorization")))
-
-        def _answer(self, reply: Reply) -> None:
-            if reply.delay:
-                time.sleep(reply.delay)
-            if reply.drop:
-                self.close_connection = True
-                return
-            self._send(reply)
-
-        def _send(self, reply: Reply) -> None:
-            if isinstance(reply.body, str):
-                kind = "text/html" if reply.body.startswith("<") else "text/plain"
-                data = reply.body.encode("utf-8")
-            else:
-                kind, data = "application/json", json.dumps(reply.body).encode("utf-8")
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", f"{kind}; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client gave up waiting (a timeout test)
-
-    return Handler

@@ -11,66 +11,59 @@ Standard library only.
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+
+from tests.fakes.server import LoopbackServer, Reply, Request, Served
+
+Seen = Request  # what the receiver was sent: method, path (with the query), headers, body; .json()
 
 
 @dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:  # a JSON document of any shape
-        return json.loads(self.body)
-
-
-@dataclass
-class FakeReceiver:
+class FakeReceiver(Served):
     """The receiving end: records every request; ``script`` says how to answer the next ones."""
 
     path: str = "/hooks/catch/1/secret/"
     url: str = ""
-    requests: list[Seen] = field(default_factory=list)
+    requests: list[Seen] = field(default_factory=list)  # the server's log: recorded before answered
     script: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _query: str = ""
+
+    def __post_init__(self) -> None:
+        self.http = LoopbackServer(self._respond, name="fake-receiver", methods=("POST",), log=self.requests)
 
     def next_action(self) -> str:
         with self.lock:
             return self.script.pop(0) if self.script else "ok"
 
     def record(self, seen: Seen) -> None:
-        with self.lock:
-            self.requests.append(seen)
+        self.http.received(seen)
 
     def start(self, query: str = "") -> FakeReceiver:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-        self._server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}{self.path}" + (f"?{query}" if query else "")
+        self._query = query
+        super().start()
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _started(self, base: str) -> None:
+        self.url = f"{base}{self.path}" + (f"?{self._query}" if self._query else "")
 
-    def __enter__(self) -> FakeReceiver:
-        return self.start() if self._server is None else self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _respond(self, request: Request) -> Reply:
+        action = self.next_action()
+        if action == "drop":
+            return Reply(0, drop=True)
+        if action == "slow":
+            return Reply(0, drop=True, delay=0.4)  # answers nothing, for longer than the client waits
+        if action == "echo404":
+            return Reply(
+                404,
+                f'The requested webhook "POST {request.path}" is not registered.'.encode(),
+                content_type="text/plain",
+            )
+        if action == "302":
+            return Reply(302, b"", {"Location": f"http://127.0.0.1:1{request.path}"}, content_type="text/plain")
+        status, body, ctype, headers = _ANSWERS.get(action, _ANSWERS["ok"])
+        return Reply(status, body, dict(headers), content_type=ctype)
 
 
 _ANSWERS: dict[str, tuple[int, bytes, str, dict[str, str]]] = {
@@ -81,38 +74,3 @@ _ANSWERS: dict[str, tuple[int, bytes, str, dict[str, str]]] = {
     "text": (200, b"Accepted", "text/plain", {}),
     "ok": (200, b'{"status":"success","id":"abc-123"}', "application/json", {}),
 }
-
-
-def _handler(receiver: FakeReceiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-            pass
-
-        def _answer(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self) -> None:  # noqa: N802 - stdlib name
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            receiver.record(Seen("POST", self.path, dict(self.headers.items()), body))
-            action = receiver.next_action()
-            if action == "drop":
-                self.close_connection = True
-                return  # no status line: the client sees the connection closed
-            if action == "slow":
-                time.sleep(0.4)
-                return
-            if action == "echo404":
-                text = f'The requested webhook "POST {self.path}" is not registered.'.encode()
-                self._answer(404, text, "text/plain", {})
-            elif action == "302":
-                self._answer(302, b"", "text/plain", {"Location": f"http://127.0.0.1:1{self.path}"})
-            else:
-                self._answer(*_ANSWERS.get(action, _ANSWERS["ok"]))
-
-    return Handler

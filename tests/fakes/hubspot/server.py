@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.hubspot.common import (
     ACCOUNT_RE,
@@ -36,57 +33,12 @@ from tests.fakes.hubspot.definitions import DefinitionsMixin
 from tests.fakes.hubspot.records import ObjectsMixin
 from tests.fakes.hubspot.schemas import Problem, check_body
 from tests.fakes.hubspot.search import SearchMixin
+from tests.fakes.server import LoopbackServer, Reply, Request, Served
+
+JSON_TYPE = "application/json;charset=utf-8"  # as HubSpot writes it
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, fake: FakeHubSpot) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Quiet."""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._handle()
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._handle()
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        outcome = self.server.fake._serve(self.command, self.path, self.headers.get("Authorization"), raw)
-        if outcome is None:
-            self.close_connection = True
-            return
-        status, body, headers = outcome
-        data = json.dumps(body).encode() if body is not None else b""
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class FakeHubSpot(ObjectsMixin, SearchMixin, DefinitionsMixin):
+class FakeHubSpot(Served, ObjectsMixin, SearchMixin, DefinitionsMixin):
     """Fake HubSpot server; see the module docstring."""
 
     def __init__(
@@ -114,8 +66,7 @@ class FakeHubSpot(ObjectsMixin, SearchMixin, DefinitionsMixin):
         self._groups: dict[str, dict[str, Json]] = {t: {} for t in TYPE_IDS}
         self._associations: set[tuple[str, str, str, str]] = set()
         self._faults: list[Fault] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self.http = LoopbackServer(self._serve, name="fake-hubspot")
         for object_type, props in BASE_PROPERTIES.items():
             group = f"{object_type[:-1]}information"
             self._groups[object_type][group] = {"name": group, "label": group, "displayOrder": -1, "archived": False}
@@ -126,35 +77,6 @@ class FakeHubSpot(ObjectsMixin, SearchMixin, DefinitionsMixin):
                 )
         self._properties["contacts"]["email"]["hasUniqueValue"] = False  # unique in practice, handled apart
         self.pipelines: list[Json] = [self._pipeline("default", "Sales Pipeline", 0, DEFAULT_STAGES)]
-
-    # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> FakeHubSpot:
-        if self._server is None:
-            self._server = _Server(self)
-            self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-hubspot", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeHubSpot:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- controls
 
@@ -231,18 +153,17 @@ class FakeHubSpot(ObjectsMixin, SearchMixin, DefinitionsMixin):
 
     # ---------------------------------------------------------------- request flow
 
-    def _serve(self, method: str, target: str, auth: str | None, raw: bytes) -> tuple[int, Any, dict[str, str]] | None:
-        parts = urlsplit(target)
-        path = unquote(parts.path)
-        query = parse_qs(parts.query)
+    def _serve(self, request: Request) -> Reply:
+        method, path, raw = request.method, request.route, request.body
+        query = parse_qs(urlsplit(request.path).query)
         with self._lock:
             fault = self._take_fault(method, path)
             if fault is not None and not fault.after_apply:
                 return self._answer_fault(method, path, fault)
             try:
-                if auth != f"Bearer {self.token}":
+                if request.auth != f"Bearer {self.token}":
                     raise ApiError(401, "INVALID_AUTHENTICATION", MSG_AUTH)
-                body = json.loads(raw) if raw else {}
+                body = request.json()
                 status, answer = self._route(method, path, query, body, raw)
             except ApiError as exc:
                 status, answer = exc.status, exc.body
@@ -252,7 +173,7 @@ class FakeHubSpot(ObjectsMixin, SearchMixin, DefinitionsMixin):
                 return self._answer_fault(method, path, fault)
             self.requests.append(Call(method, path, status, answer))
             headers = {} if path.endswith("/search") else self._rate_headers()
-            return status, answer, headers
+            return Reply(status, answer, headers, content_type=JSON_TYPE)
 
     def _rate_headers(self) -> dict[str, str]:
         return {
@@ -272,10 +193,10 @@ class FakeHubSpot(ObjectsMixin, SearchMixin, DefinitionsMixin):
                 return fault
         return None
 
-    def _answer_fault(self, method: str, path: str, fault: Fault) -> tuple[int, Any, dict[str, str]] | None:
+    def _answer_fault(self, method: str, path: str, fault: Fault) -> Reply:
         self.requests.append(Call(method, path, 0 if fault.drop else fault.status))
         if fault.drop:
-            return None
+            return Reply(0, drop=True)
         body = fault.body
         if body is None:
             if fault.status == 429:
@@ -283,7 +204,7 @@ class FakeHubSpot(ObjectsMixin, SearchMixin, DefinitionsMixin):
             else:
                 body = {"status": "error", "message": "Injected failure", "category": "UNKNOWN"}
             body["correlationId"] = str(uuid.uuid4())
-        return fault.status, body, dict(fault.headers)
+        return Reply(fault.status, body, dict(fault.headers), content_type=JSON_TYPE)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any, raw: bytes) -> tuple[int, Any]:
         account = ACCOUNT_RE.match(path)
