@@ -43,8 +43,8 @@ from jobs.commands.budget import cmd_budget
 from jobs.schedule.tiers import tick
 from jobs.settings import Settings
 from jobs.sync.syncer import FULL_SYNC
-from tests.conftest import TOKEN, provision
 from tests.fakes.airtable import FakeAirtable, FakeClock
+from tests.fakes.airtable_setup import TOKEN, provision
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.slack import FakeSlack
 

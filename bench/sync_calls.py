@@ -22,8 +22,8 @@ from integrations.http import Clock
 from integrations.ledger import CallLedger
 from jobs.store.local import LocalStore
 from jobs.sync.syncer import Syncer
-from tests.conftest import TOKEN, provision
 from tests.fakes.airtable import FakeAirtable, FakeClock
+from tests.fakes.airtable_setup import TOKEN, provision
 
 WORKLOAD = {("partners", "Partners"): 250, ("partners", "Activities"): 150, ("referrals", "Referrals"): 600}
 MEMBERS = 25

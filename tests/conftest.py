@@ -5,44 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bases.drift import create_base_body, link_fields
-from bases.schema import BASES
 from integrations.airtable import AirtableClient
 from integrations.http import Clock
 from integrations.ledger import CallLedger
 from jobs.store.local import LocalStore
 from tests.fakes.airtable import FakeAirtable, FakeClock
+from tests.fakes.airtable_setup import TOKEN, provision  # there for bench/ too; the tests may import them from here
 
-TOKEN = "patFAKE.token-0123456789"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
-
-
-def provision(fake: FakeAirtable) -> dict[str, str]:
-    """The three template bases in the fake (as `bases create` would), without counting calls."""
-    ids: dict[str, str] = {}
-    for base in BASES:
-        base_id = fake.add_base(base.name, create_base_body(base))
-        table_ids = {t.name: fake.table_id(base_id, t.name) for t in base.tables}
-        for table_id, field in link_fields(base, table_ids):
-            _add_field_over_http(fake, base_id, table_id, field)
-        ids[base.key] = base_id
-    return ids
-
-
-def _add_field_over_http(fake: FakeAirtable, base_id: str, table_id: str, field: dict[str, Any]) -> None:
-    import requests
-
-    r = requests.post(
-        f"{fake.url}/v0/meta/bases/{base_id}/tables/{table_id}/fields",
-        json=field,
-        headers={"Authorization": f"Bearer {fake.token}"},
-        timeout=5,
-    )
-    r.raise_for_status()
 
 
 @pytest.fixture
