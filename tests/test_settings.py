@@ -1,9 +1,11 @@
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from jobs.settings import DEFAULTS, SECRETS, ConfigError, load_settings
+from jobs.rules.scores import HealthSettings
+from jobs.settings import DEFAULTS, SECRETS, VARIABLES, ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BASES = {
@@ -117,3 +119,28 @@ def test_bad_health_model_is_explained() -> None:
         )
     text = "\n".join(info.value.problems)
     assert "must be four weights" in text and "rising days" in text and "falling" in text
+
+
+# the one table ---------------------------------------------------------------------------------
+
+
+def test_settings_defaults_are_the_tables_defaults_read() -> None:
+    loaded, default = load_settings({}, None), Settings()
+    for f in fields(Settings):
+        assert getattr(loaded, f.name) == getattr(default, f.name), f.name
+    assert default.health == HealthSettings()  # the table's health model is SPEC §3's
+
+
+def test_example_env_gives_each_variable_its_default() -> None:
+    text = (ROOT / "config.example.env").read_text()
+    assert dict(re.findall(r"^([A-Z_]+)=(.*)$", text, flags=re.M)) == DEFAULTS
+
+
+def test_every_settings_field_comes_from_the_table() -> None:
+    filled = {v.attr for v in VARIABLES if v.attr} | {"base_ids", "health"}
+    assert filled == {f.name for f in fields(Settings)}
+    assert len(VARIABLES) == len(DEFAULTS)  # no variable twice
+    hidden = {f.name for f in fields(Settings) if not f.repr}
+    assert hidden == {v.attr for v in VARIABLES if v.secret}  # a secret never shows in repr()
+    values = {v.attr: f"value-of-{v.name}" for v in VARIABLES if v.secret}
+    assert sorted(Settings(**values).secrets()) == sorted(values.values())
