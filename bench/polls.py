@@ -23,9 +23,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from jobs.planner import PLAN_SHARE
-
 import jobs.schedule.polls as polls_module
+from jobs.schedule.planner import PLAN_SHARE
 from jobs.schedule.polls import ArrivalPattern, PollSchedule, span
 
 ZONE = ZoneInfo("Europe/Berlin")

@@ -4,7 +4,10 @@ tests/conftest.py (pytest's, with its fixtures) and not a tests/test_*.py."""
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +37,11 @@ def test_bench_imports_no_test_module() -> None:
         for module in sorted(imported_test_modules(node))
     ]
     assert found == [], "bench/ must take what it needs from tests/fakes/, not from test modules:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in (ROOT / "bench").glob("*.py")))
+def test_every_bench_script_imports(script: str) -> None:
+    importlib.import_module(f"bench.{script}")  # a moved module shows here, not when someone runs the bench
 
 
 def test_the_check_sees_every_way_of_importing_a_test_module() -> None:
