@@ -21,6 +21,7 @@ from jobs.commands.bases import cmd_bases_check, cmd_bases_create
 from jobs.commands.budget import cmd_budget
 from jobs.commands.check import cmd_check
 from jobs.commands.demo import run_demo
+from jobs.commands.report import cmd_report
 from jobs.commands.run import UsageError, cmd_run, parse_now
 from jobs.settings import ConfigError, Settings, load_settings
 
@@ -99,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--workspace", required=True, help="Airtable workspace id (wsp…)")
     bsub.add_parser("check", help="compare the live bases with the templates")
     sub.add_parser("budget", help="Airtable calls used this month and the projection")
+    report = sub.add_parser("report", help="the program report as one self-contained HTML file (no Airtable call)")
+    report.add_argument("--out", type=Path, help="where to write it (default: PARTNEROPS_HOME/report.html)")
     return p
 
 
@@ -124,6 +127,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace, clock: Clock, out: T
         return cmd_check(settings, out)
     if args.command == "budget":
         return cmd_budget(settings, out, clock.now())
+    if args.command == "report":
+        return cmd_report(settings, out, clock.now(), args.out)
     if args.bases_command == "create":
         return cmd_bases_create(settings, args.workspace, out)
     return cmd_bases_check(settings, out)
