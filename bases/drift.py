@@ -30,6 +30,8 @@ class Difference:
     problem: str
     fix: str
     blocking: bool  # True: the jobs cannot use this table (or field) until it is fixed
+    #: the template field is simply missing (no sign of a rename): `bases check --fix` adds it
+    addable: bool = False
 
     def __str__(self) -> str:
         where = f"{self.base} › {self.table}" + (f" › {self.field}" if self.field else "")
@@ -101,6 +103,7 @@ def _missing_field(
     known_ids: dict[str, str],
 ) -> Difference:
     known = by_id.get(known_ids.get(f"{table.name}.{fd.name}"))
+    addable = False
     if known is not None:
         problem = f"was renamed to {known['name']!r}"
         fix = f"rename {known['name']!r} back to {fd.name!r}; the jobs find fields by name"
@@ -111,8 +114,9 @@ def _missing_field(
             fix = f"rename {candidates[0]!r} back to {fd.name!r}, or add a {fd.type} field named {fd.name!r}"
         else:
             problem = "is missing"
-            fix = f"add a {fd.type} field named {fd.name!r} (or run `partnerops bases check` after restoring it)"
-    return Difference(base.name, table.name, fd.name, problem, fix, blocking=True)
+            fix = f"add a {fd.type} field named {fd.name!r}, or run `partnerops bases check --fix` to add it"
+            addable = True
+    return Difference(base.name, table.name, fd.name, problem, fix, blocking=True, addable=addable)
 
 
 def compare(base: BaseDef, schema: dict[str, Any], known_ids: dict[str, str] | None = None) -> list[Difference]:
@@ -146,6 +150,17 @@ def field_ids(schema: dict[str, Any]) -> dict[str, str]:
     return {f"{t['name']}.{f['name']}": f["id"] for t in schema.get("tables", []) for f in t.get("fields", [])}
 
 
+def field_body(fd: FieldDef, table_ids: dict[str, str] | None = None) -> dict[str, Any]:
+    """The body of a create-field request for a template field (a link needs ``table_ids``)."""
+    entry: dict[str, Any] = {"name": fd.name, "type": fd.type}
+    if fd.description:
+        entry["description"] = fd.description
+    options = fd.create_options(table_ids)
+    if options is not None:
+        entry["options"] = options
+    return entry
+
+
 def create_base_body(base: BaseDef) -> list[dict[str, Any]]:
     """The `tables` of a create-base request. Link fields need the linked table's id, so they
     are created afterwards with :func:`link_fields`."""
@@ -155,13 +170,7 @@ def create_base_body(base: BaseDef) -> list[dict[str, Any]]:
         for fd in table.fields:
             if fd.type == "multipleRecordLinks":
                 continue
-            entry: dict[str, Any] = {"name": fd.name, "type": fd.type}
-            if fd.description:
-                entry["description"] = fd.description
-            options = fd.create_options()
-            if options is not None:
-                entry["options"] = options
-            fields.append(entry)
+            fields.append(field_body(fd))
         tables.append({"name": table.name, "description": table.description, "fields": fields})
     return tables
 

@@ -21,6 +21,7 @@ from jobs.commands.bases import cmd_bases_check, cmd_bases_create
 from jobs.commands.budget import cmd_budget
 from jobs.commands.check import cmd_check
 from jobs.commands.demo import run_demo
+from jobs.commands.report import cmd_report
 from jobs.commands.run import UsageError, cmd_run, parse_now
 from jobs.settings import ConfigError, Settings, load_settings
 
@@ -97,8 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = bases.add_subparsers(dest="bases_command", required=True)
     create = bsub.add_parser("create", help="create the three bases from the templates")
     create.add_argument("--workspace", required=True, help="Airtable workspace id (wsp…)")
-    bsub.add_parser("check", help="compare the live bases with the templates")
+    bcheck = bsub.add_parser("check", help="compare the live bases with the templates")
+    bcheck.add_argument("--fix", action="store_true", help="first add the template fields a base lacks")
     sub.add_parser("budget", help="Airtable calls used this month and the projection")
+    report = sub.add_parser("report", help="the program report as one self-contained HTML file (no Airtable call)")
+    report.add_argument("--out", type=Path, help="where to write it (default: PARTNEROPS_HOME/report.html)")
     return p
 
 
@@ -124,9 +128,11 @@ def _dispatch(settings: Settings, args: argparse.Namespace, clock: Clock, out: T
         return cmd_check(settings, out)
     if args.command == "budget":
         return cmd_budget(settings, out, clock.now())
+    if args.command == "report":
+        return cmd_report(settings, out, clock.now(), args.out)
     if args.bases_command == "create":
         return cmd_bases_create(settings, args.workspace, out)
-    return cmd_bases_check(settings, out)
+    return cmd_bases_check(settings, out, fix=args.fix)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

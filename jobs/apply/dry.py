@@ -13,6 +13,7 @@ from email import policy
 from email.parser import Parser
 
 from jobs.apply.drain import Executor, Result
+from jobs.apply.outbox import blocks_text
 from jobs.apply.writer import RecordWriter
 from jobs.plan import (
     ArchiveExport,
@@ -40,7 +41,7 @@ def describe(effect: Effect) -> str:
     if isinstance(p, DirectMessage):
         return f"Slack message to {p.email}:\n{_indent(p.text)}"
     if isinstance(p, ChannelPost):
-        return f"Slack post in {p.channel}:\n{_indent(p.text)}"
+        return f"Slack post in {p.channel}:\n{_indent(blocks_text(p.blocks) if p.blocks else p.text)}"
     if isinstance(p, FileUpload):
         return f"Slack file {p.filename!r} ({p.title}) in {p.channel}"
     if isinstance(p, Invite):

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from jobs.apply.drain import EffectFailed, Result
-from jobs.plan import ChannelPost, CrmPush, DirectMessage, Effect, EmailSend, FileUpload, Invite, Kick
+from jobs.plan import Block, ChannelPost, CrmPush, DirectMessage, Effect, EmailSend, FileUpload, Invite, Kick
 
 SUFFIX = {"slack": ".txt", "email": ".eml", "crm": ".json"}
 
@@ -26,6 +26,19 @@ def outbox_name(effect: Effect, suffix: str) -> str:
     return f"{effect.kind.replace('.', '-')}-{_slug(effect.target)}-{digest}{suffix}"
 
 
+def blocks_text(blocks: list[Block]) -> str:
+    """The words of Block Kit blocks (header, sections, context), one block a paragraph: what a
+    person would read in Slack, for the outbox and a dry run."""
+    paragraphs = []
+    for block in blocks:
+        elements = block.get("elements")
+        parts = [block.get("text"), *(elements if isinstance(elements, list) else [])]
+        words = [str(p["text"]) for p in parts if isinstance(p, dict) and p.get("text")]
+        if words:
+            paragraphs.append("\n".join(words))
+    return "\n\n".join(paragraphs)
+
+
 def _slack_text(effect: Effect, now: datetime) -> str:
     p = effect.payload
     if isinstance(p, Invite):
@@ -36,6 +49,8 @@ def _slack_text(effect: Effect, now: datetime) -> str:
         head, body = f"DIRECT MESSAGE to {p.email}", p.text
     elif isinstance(p, ChannelPost):
         head, body = f"POST in channel {p.channel}", p.text
+        if p.blocks:
+            body = f"{p.text}\n\n{blocks_text(p.blocks)}"
     else:
         head, body = effect.kind, ""
     return f"{head}\nat: {now.isoformat()}\nkey: {effect.key}\n\n{body}\n"

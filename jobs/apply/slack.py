@@ -1,7 +1,8 @@
 """Slack effects: invite, remove, direct messages, channel posts, file uploads.
 
 A post carries its effect key as message metadata, so an effect whose answer was lost is looked
-up (``find_posted``) before it is ever sent again. A direct message to a Slack user id that no
+up (``find_posted``) before it is ever sent again; a file is looked up by its title
+(``find_uploaded``). A direct message to a Slack user id that no
 longer exists is retried once with the id found by the partner's e-mail.
 """
 
@@ -68,10 +69,13 @@ class SlackExecutor:
 
     def reconcile(self, effect: Effect, started_at: datetime) -> Result | None:
         p = effect.payload
-        if not isinstance(p, DirectMessage | ChannelPost):
+        if not isinstance(p, DirectMessage | ChannelPost | FileUpload):
             return None  # invite and kick are safe to repeat
         oldest = (started_at - LOOKBACK).timestamp()
         try:
+            if isinstance(p, FileUpload):  # found by its title (unique: the digest's names its week)
+                file_id = self.client.find_uploaded(p.channel, p.title, oldest=oldest)
+                return {"file": file_id} if file_id else None
             channel = self.client.open_dm(p.user_id) if isinstance(p, DirectMessage) else p.channel
             ts = self.client.find_posted(channel, effect.key, oldest=oldest)
         except SlackError as exc:

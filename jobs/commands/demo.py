@@ -21,6 +21,7 @@ from bases.records import parse_fields
 from bases.schema import BASES
 from integrations.http import Clock
 from jobs.app import App
+from jobs.commands.report import write_report
 from jobs.plan import Count, JobOutcome
 from jobs.schedule.runner import run_jobs
 from jobs.schedule.tiers import cycle_jobs
@@ -148,6 +149,7 @@ def run_demo(settings: Settings, *, out: TextIO, now: datetime, days: int = DEMO
             print(f"  … and {len(story) - STORY_LIMIT} more moves", file=out)
         _closing(app, totals, referrals, days, out)
         _outbox(home, out)
+        print(f"\nthe program report (open it in a browser): {write_report(app, day).resolve()}", file=out)
         return 0
     finally:
         app.close()

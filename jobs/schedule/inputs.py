@@ -5,25 +5,34 @@ whose Slack user is not known yet stands for "found by e-mail".
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bases.fields import ActivityF, CircleF, MemberF, PartnerF, ReferralF
 from bases.rows import PartnerRow
+from bases.schema import BASES
 from integrations.slack import SlackError
 from jobs.app import App
+from jobs.apply.queue import DONE
+from jobs.rules.capacity import Capacity
 from jobs.rules.circles import OUTBOX_USER, CircleInputs, decisions
+from jobs.rules.digest import DigestInputs, digest_key
 from jobs.rules.health import HealthInputs
 from jobs.rules.intros import IntroInputs, new_intros
 from jobs.rules.referrals import ReferralInputs, receipts_due, registrations
+from jobs.rules.snapshots import WeeklySnapshot
 from jobs.rules.stages import StageInputs, partners_to_tell, read_since
+from jobs.rules.weeks import recent_weeks, report_week
 from jobs.schedule.runner import Skip
-from jobs.store.state import load_since, load_zone
+from jobs.store.state import load_since, load_zone, snapshot_key
 
 log = logging.getLogger(__name__)
 
 DRY_USER = "(found by e-mail)"  # a dry run does not ask Slack
+OUTBOX_CHANNEL = "(managers' channel)"  # the digest's channel in the outbox when SLACK_MANAGER_CHANNEL is empty
+SNAPSHOT_WEEKS = 26  # how far back the digest looks for its last snapshot (a missed week or several)
 
 
 def partners(app: App) -> list[PartnerRow]:
@@ -137,4 +146,77 @@ def read_intros(app: App, now: datetime) -> IntroInputs:
         slack_users=slack_users(app, _unknown_users(partners(app), emails)),
         in_flight=frozenset(queued),
         delivery=delivery,
+    )
+
+
+def read_digest(app: App, now: datetime, projected: Callable[[App, datetime], int]) -> DigestInputs:
+    """The weekly digest's inputs, or Skip: DIGEST_AT=off, no channel to post in, or the report
+    week's digest went out already. ``projected``: the month's projected Airtable calls (the
+    budget plan's, :func:`jobs.schedule.tiers.make_plan`)."""
+    s = app.settings
+    if s.digest_at is None:
+        raise Skip("DIGEST_AT=off: no weekly digest")
+    if app.slack is not None and not s.slack_manager_channel:
+        raise Skip(
+            "no SLACK_MANAGER_CHANNEL: the weekly digest has nowhere to go; set it to the managers' channel id "
+            "(C…) and invite the bot there"
+        )
+    week = report_week(now, s.zone).label
+    if app.queue.status(digest_key(week)) == DONE:
+        raise Skip(f"the digest of {week} went out already")
+    return managers_inputs(app, now, projected(app, now), channel=s.slack_manager_channel or OUTBOX_CHANNEL)
+
+
+MANAGERS_TABLES = (
+    ("partners", PartnerF.BASE, PartnerF.TABLE),
+    ("referrals", ReferralF.BASE, ReferralF.TABLE),
+    ("activities", ActivityF.BASE, ActivityF.TABLE),
+    ("members", MemberF.BASE, MemberF.TABLE),
+    ("circles", CircleF.BASE, CircleF.TABLE),
+)
+
+
+def managers_inputs(app: App, now: datetime, projected: int, channel: str = "") -> DigestInputs:
+    """Everything the managers' view reads (the digest, ``partnerops report``): the store only."""
+    tables = {key: app.store.all(base, table, archived=True) for key, base, table in MANAGERS_TABLES}
+    live = {r.id for _key, base, table in MANAGERS_TABLES for r in app.store.all(base, table)}
+    return DigestInputs(
+        partners=tables["partners"],
+        referrals=tables["referrals"],
+        activities=tables["activities"],
+        members=tables["members"],
+        circles=tables["circles"],
+        archived=frozenset(r.id for records in tables.values() for r in records if r.id not in live),
+        stored=stored_snapshots(app, now),
+        capacity=capacity(app, now, projected),
+        now=now,
+        zone=app.settings.zone,
+        health=app.settings.health,
+        channel=channel,
+    )
+
+
+def stored_snapshots(app: App, now: datetime) -> list[WeeklySnapshot]:
+    """The weekly snapshots kept in the store for the last 26 report weeks, oldest first; one that
+    cannot be read (a home from another version) is left out and logged."""
+    found = []
+    for week in recent_weeks(now, app.settings.zone, SNAPSHOT_WEEKS):
+        value = app.store.get_state(snapshot_key(week.label))
+        if value is None:
+            continue
+        try:
+            found.append(WeeklySnapshot.from_json(json.dumps(value)))
+        except ValueError as exc:
+            log.warning("the stored snapshot of %s is left out: %s", week.label, exc)
+    return found
+
+
+def capacity(app: App, now: datetime, projected: int) -> Capacity:
+    """Airtable calls used and projected this month, and records per base against the cap."""
+    return Capacity(
+        calls_used=app.ledger.used(now),
+        calls_projected=projected,
+        calls_allowance=app.settings.airtable_monthly_calls,
+        records={base.name: app.store.count(base.key) for base in BASES},
+        record_cap=app.settings.airtable_record_cap,
     )

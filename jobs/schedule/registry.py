@@ -13,6 +13,7 @@ from datetime import datetime
 from bases.fields import ReferralF
 from jobs.app import App
 from jobs.rules.circles import plan_circles_effects
+from jobs.rules.digest import DigestInputs, plan_digest
 from jobs.rules.health import plan_health
 from jobs.rules.intros import new_intros, plan_intros
 from jobs.rules.referrals import plan_referrals
@@ -141,3 +142,17 @@ INTROS = Job(
 )
 
 RULE_JOBS: tuple[Runnable, ...] = (HEALTH, CIRCLES, REFERRALS, STAGES, INTROS)
+
+
+def digest_job(projected: Callable[[App, datetime], int]) -> Job[DigestInputs]:
+    """The weekly managers' digest (SPEC §8): reads only the store, costs no Airtable call.
+
+    ``projected`` gives the month's projected Airtable calls for its capacity line; it is the
+    budget plan's (:func:`jobs.schedule.tiers.make_plan`), passed in because the tiers import
+    this registry. It trusts no particular field: a manager's view shows what is there.
+    """
+
+    def read(app: App, now: datetime) -> DigestInputs:
+        return inputs.read_digest(app, now, projected)
+
+    return Job("digest", read, plan_digest, _small(0))

@@ -121,7 +121,7 @@ def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress
         return JobOutcome(job.name, Status.BLOCKED, reason=why, failures=[why])
     if app.airtable is not None and app.dry is None:
         needed = job.cost(app, now)
-        if not app.airtable.can_afford(needed):
+        if needed > 0 and not app.airtable.can_afford(needed):  # a job that costs nothing runs (the digest)
             left = app.airtable.remaining()
             return JobOutcome(
                 job.name, Status.SKIPPED, reason=f"needs about {needed} Airtable calls, {left} left this month"

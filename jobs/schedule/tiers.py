@@ -5,6 +5,8 @@
   what a new referral waits for before it reaches the CRM.
 * The **daily** tier — poll the Partners and Circles bases, then ``health`` and ``circles`` —
   runs once a day at ``DAILY_AT`` (local to ``TZ``), together with the fresh tier.
+* The **digest** tier — the ``digest`` job alone, no poll and no Airtable call — runs once an ISO
+  week at ``DIGEST_AT`` (local to ``TZ``), after the other tiers due with it.
 
 The last run of each tier is kept in the local store, so a long-running ``partnerops run`` and
 ``run --once`` from cron, a systemd timer or GitHub Actions decide the same way.
@@ -19,18 +21,19 @@ from datetime import datetime, timedelta
 from bases.schema import BASES
 from jobs.app import App
 from jobs.plan import JobOutcome, Status
+from jobs.rules.weeks import report_week
 from jobs.schedule import planner
 from jobs.schedule.planner import BudgetView, Plan
-from jobs.schedule.registry import ORDER, RULE_JOBS
+from jobs.schedule.registry import ORDER, RULE_JOBS, digest_job
 from jobs.schedule.runner import Progress, Runnable, run_jobs
 from jobs.schedule.sync_job import SyncJob
 from jobs.store.state import CadenceState, JobRun, load_cadence, load_sync, save_cadence, when
 from jobs.sync.syncer import FULL_SYNC, full_sync_cost
 
-FRESH, DAILY = "fresh", "daily"
+FRESH, DAILY, DIGEST = "fresh", "daily", "digest"
 FRESH_BASES = ("referrals",)
 DAILY_BASES = ("partners", "circles")
-TIER_JOBS = {FRESH: ["referrals", "stages", "intros"], DAILY: ["health", "circles"]}
+TIER_JOBS = {FRESH: ["referrals", "stages", "intros"], DAILY: ["health", "circles"], DIGEST: ["digest"]}
 POLL_KIND = "webhook-poll"
 # A tier is due this much before its interval is over, so a cron or timer that fires a little
 # early (or a scheduler that wakes on the minute) does not skip a whole interval.
@@ -137,7 +140,7 @@ def jobs_for(tiers: list[str]) -> list[Runnable]:
     bases = (*(DAILY_BASES if DAILY in tiers else ()), *(FRESH_BASES if FRESH in tiers else ()))
     names = {n for t in tiers for n in TIER_JOBS[t]}
     jobs: list[Runnable] = [SyncJob(bases)] if bases else []
-    return jobs + [j for n in ORDER for j in RULE_JOBS if j.name == n and n in names]
+    return jobs + [j for n in ORDER for j in _all_jobs() if j.name == n and n in names]
 
 
 def record_runs(app: App, now: datetime, tiers: list[str], outcomes: list[JobOutcome], *, complete: bool) -> None:
@@ -149,6 +152,8 @@ def record_runs(app: App, now: datetime, tiers: list[str], outcomes: list[JobOut
             state["daily"] = now.isoformat()
         if FRESH in tiers:
             state["fresh"] = now.isoformat()
+        if DIGEST in tiers:
+            state["digest"] = report_week(now, app.settings.zone).label
     jobs = state.setdefault("jobs", {})
     for o in outcomes:
         if o.status != Status.SKIPPED:
@@ -166,7 +171,7 @@ def tick(
     """Run the tiers due at ``now`` and remember it (a dry run's copy remembers nothing real)."""
     state = load_cadence(app.store)
     plan = make_plan(app, now, state)
-    tiers = due_tiers(app, plan, now, state)
+    tiers = due_tiers(app, plan, now, state) + digest_tier(app, now, state)
     report = TickReport(now, plan, tiers)
     if tiers:
         jobs = jobs_for(tiers)
@@ -175,15 +180,64 @@ def tick(
             record_runs(app, now, tiers, report.outcomes, complete=len(report.outcomes) == len(jobs))
             state = load_cadence(app.store)
             report.plan = plan = make_plan(app, now, state)
-    report.next_due = next_due(app, plan, now, state)
+    report.next_due = min(filter(None, (next_due(app, plan, now, state), next_digest(app, now, state))))
     return report
 
 
 def cycle_jobs(only: list[str] | None) -> list[Runnable]:
     """Every job (or those named), in cycle order, whether due or not."""
     jobs: list[Runnable] = [SyncJob()] if not only or "sync" in only else []
-    return jobs + [j for n in ORDER for j in RULE_JOBS if j.name == n and (not only or n in only)]
+    return jobs + [j for n in ORDER for j in _all_jobs() if j.name == n and (not only or n in only)]
 
 
 def known_jobs() -> list[str]:
-    return ["sync", *(j.name for j in RULE_JOBS)]
+    return ["sync", *(j.name for j in _all_jobs())]
+
+
+# --- the weekly digest ------------------------------------------------------------------------
+
+
+def _projected(app: App, now: datetime) -> int:
+    return make_plan(app, now).projected
+
+
+DIGEST_JOB = digest_job(_projected)
+
+
+def _all_jobs() -> tuple[Runnable, ...]:
+    return (*RULE_JOBS, DIGEST_JOB)
+
+
+def digest_mark(app: App, now: datetime) -> datetime | None:
+    """This ISO week's DIGEST_AT moment (local to TZ, the week of ``now`` there); None when off."""
+    if app.settings.digest_at is None:
+        return None
+    weekday, at = app.settings.digest_at
+    local = now.astimezone(app.settings.zone)
+    day = local.date() + timedelta(days=weekday - local.weekday())
+    return datetime.combine(day, at, tzinfo=app.settings.zone)
+
+
+def digest_tier(app: App, now: datetime, state: CadenceState) -> list[str]:
+    """``[DIGEST]`` once this week's DIGEST_AT has passed and this week's digest has not run.
+
+    A run is remembered by the week it reported on. The program must have been running at that
+    moment: a new install sends its first digest at the next DIGEST_AT. Posting twice is
+    prevented by the post itself (its key, looked up in Slack first), not by this memory, so a
+    restored older home that finds the digest due again posts nothing twice.
+    """
+    mark = digest_mark(app, now)
+    since = when(state.get("since"))
+    if mark is None or now < mark or since is None or since > mark:
+        return []
+    return [] if state.get("digest") == report_week(now, app.settings.zone).label else [DIGEST]
+
+
+def next_digest(app: App, now: datetime, state: CadenceState) -> datetime | None:
+    """When the digest tier falls due next (``now`` if it is due)."""
+    mark = digest_mark(app, now)
+    if mark is None or when(state.get("since")) is None:
+        return None  # off, or the program has not run yet: the first digest follows the first run
+    if digest_tier(app, now, state):
+        return now
+    return mark if mark > now else mark + timedelta(weeks=1)

@@ -16,10 +16,16 @@ from jobs.store.local import LocalStore, StateValue
 CADENCE = "cadence"
 ZONE = "circles:zone"
 STAGES_SINCE = "stages:since"
+SNAPSHOT_PREFIX = "metrics:"
 
 
 def sync_key(base: str) -> str:
     return f"sync:{base}"
+
+
+def snapshot_key(week: str) -> str:
+    """Where the digest keeps the weekly snapshot of an ISO week (e.g. ``metrics:2026-W22``)."""
+    return f"{SNAPSHOT_PREFIX}{week}"
 
 
 def attribution_key(referral_id: str) -> str:
@@ -51,6 +57,7 @@ class CadenceState(TypedDict, total=False):
     since: str
     daily: str
     fresh: str
+    digest: str  # the ISO week the last scheduled digest reported on
     jobs: dict[str, JobRun]
 
 
