@@ -161,6 +161,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"partnerops: {hide_secrets(str(exc), settings.secrets())}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:  # a setting a service refused during the command (jobs.refused)
+        logging.getLogger("partnerops").info("stopped: %s", exc)  # the log file says why too (stderr has it)
         _config_error(exc, settings.secrets())
         return EXIT_USAGE
 
