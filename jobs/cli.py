@@ -22,9 +22,10 @@ from jobs.commands.budget import cmd_budget
 from jobs.commands.check import cmd_check
 from jobs.commands.demo import run_demo
 from jobs.commands.run import UsageError, cmd_run, parse_now
+from jobs.config_checks import prepare_home
 from jobs.refused import SettingRefused
 from jobs.schedule.lock import LockUnsupported
-from jobs.settings import ConfigError, Settings, load_settings, prepare_home
+from jobs.settings import ConfigError, Settings, load_settings
 from jobs.tokens import hide_secrets
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -18,9 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from bases.records import is_email
-from jobs.rules.circle_config import CHANNEL_ID_RE
+from jobs.config_checks import base_ids_without_token, checked_channel, checked_home, misplaced_tokens, without_secrets
 from jobs.rules.scores import HealthSettings
-from jobs.tokens import hide_secrets, token_shape
 
 SECRETS = ("AIRTABLE_TOKEN", "SLACK_BOT_TOKEN", "HUBSPOT_TOKEN", "SMTP_PASSWORD", "CRM_WEBHOOK_URL")
 CRM_TARGETS = ("hubspot", "webhook", "none")
@@ -128,38 +127,6 @@ class Settings:
             self.crm_webhook_url,
         ]
         return [v for v in values if v]
-
-
-def _misplaced(env: dict[str, str], secrets: dict[str, str], problems: list[str]) -> None:
-    """A token pasted into a variable that is not a secret: say where it belongs, never the value.
-
-    The variable is then treated as unset, so no other check echoes it.
-    """
-    plain = [n for n in DEFAULTS if n not in SECRETS] + [f"{n}_FILE" for n in SECRETS]
-    for name in plain:
-        value = env.get(name, "").strip()
-        if not value:
-            continue
-        same = [s for s, v in secrets.items() if len(v) >= 8 and v in value]
-        shape = (f"the value of {same[0]}", same[0]) if same else token_shape(value)
-        if shape is None:
-            continue
-        what, home = shape
-        problems.append(
-            f"{name} holds what looks like {what} (not shown here): a token belongs in {home}; "
-            f"set {name} to {_expected(name)}"
-        )
-        env[name] = ""
-
-
-def _expected(name: str) -> str:
-    """What a variable should hold, in a few words, for the misplaced-token message."""
-    if name.endswith("_FILE"):
-        return "the path of a file that holds the secret, or leave it empty"
-    if name == "SLACK_MANAGER_CHANNEL":
-        return "the managers' channel id (C… or G…)"
-    default = DEFAULTS.get(name, "")
-    return f"its value (default {default})" if default else "its value, or leave it empty"
 
 
 def _read_env(environ: Mapping[str, str], dotenv_path: Path | None) -> dict[str, str]:
@@ -298,81 +265,6 @@ def _health(env: dict[str, str], problems: list[str]) -> HealthSettings:
     )
 
 
-def _base_ids(env: dict[str, str], token: str, require_bases: bool, problems: list[str]) -> dict[str, str]:
-    """The three base ids: each one well formed, all three with a token, none without one."""
-    base_ids = {key: env.get(var, "").strip() for key, var in BASE_VARS.items()}
-    given = [var for key, var in BASE_VARS.items() if base_ids[key]]
-    if given and not token and not env.get("AIRTABLE_TOKEN_FILE", "").strip():
-        problems.append(
-            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set but AIRTABLE_TOKEN is empty: "
-            "set AIRTABLE_TOKEN (a personal access token, pat…, from https://airtable.com/create/tokens) "
-            "to use the bases, or empty the base ids to work on the local store"
-        )
-    for key, var in BASE_VARS.items():
-        if base_ids[key] and not BASE_ID_RE.match(base_ids[key]):
-            problems.append(
-                f"{var}={base_ids[key]!r} is not a base id; it looks like app followed by 14 letters/digits"
-            )
-        elif not base_ids[key] and token and require_bases:
-            problems.append(
-                f"{var} is empty; with AIRTABLE_TOKEN set every base id is needed (run `partnerops bases create`)"
-            )
-    return base_ids
-
-
-def _manager_channel(env: dict[str, str], problems: list[str]) -> str:
-    raw = env.get("SLACK_MANAGER_CHANNEL", "").strip()
-    if not raw or CHANNEL_ID_RE.match(raw):
-        return raw
-    what = "a channel name" if raw.startswith("#") or re.fullmatch(r"[a-z0-9][a-z0-9._-]*", raw) else "not a channel id"
-    problems.append(
-        f"SLACK_MANAGER_CHANNEL={raw!r} is {what}; it needs the channel's id (C… or G…): in Slack, open the "
-        "channel, click its name at the top, and copy the Channel ID shown at the bottom of the About tab"
-    )
-    return ""
-
-
-def home_problem(path: Path) -> str | None:
-    """Why ``path`` cannot hold partnerops' state (created when missing), in plain words; None when it can."""
-    try:
-        if path.exists() and not path.is_dir():
-            return "is a file, not a folder: point PARTNEROPS_HOME at a folder (it is created when missing)"
-        existing = path
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-    except OSError as exc:
-        return f"cannot be reached ({exc.strerror}): choose a folder this user can write"
-    if not existing.is_dir():
-        return f"cannot be created: {existing} is a file; point PARTNEROPS_HOME at a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot be written by this user ({existing} is read-only for it): choose a folder this user can write"
-    return None
-
-
-def prepare_home(path: Path) -> str | None:
-    """Create ``path`` and write a file in it: None when that works, else why not (with the fix)."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        return (
-            f"PARTNEROPS_HOME={str(path)!r} cannot be used: {exc.strerror or exc}; "
-            "set PARTNEROPS_HOME to a folder this user can write (default ./.partnerops)"
-        )
-    return None
-
-
-def _home(env: dict[str, str], problems: list[str]) -> Path:
-    raw = env.get("PARTNEROPS_HOME", "").strip() or DEFAULTS["PARTNEROPS_HOME"]
-    path = Path(raw).expanduser()
-    why = home_problem(path)
-    if why:
-        problems.append(f"PARTNEROPS_HOME={raw!r} {why}")
-    return path
-
-
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env"), *, require_bases: bool = True
 ) -> Settings:
@@ -383,8 +275,24 @@ def load_settings(
     env = _read_env(os.environ if environ is None else environ, dotenv_path)
     problems: list[str] = []
     secrets = {name: _resolve_secret(name, env, problems) for name in SECRETS}
-    _misplaced(env, secrets, problems)
-    base_ids = _base_ids(env, secrets["AIRTABLE_TOKEN"], require_bases, problems)
+    misplaced_tokens(env, secrets, DEFAULTS, problems)
+
+    base_ids = {key: env.get(var, "").strip() for key, var in BASE_VARS.items()}
+    if secrets["AIRTABLE_TOKEN"]:
+        for key, var in BASE_VARS.items():
+            if not base_ids[key]:
+                if not require_bases:
+                    continue
+                problems.append(
+                    f"{var} is empty; with AIRTABLE_TOKEN set every base id is needed (run `partnerops bases create`)"
+                )
+            elif not BASE_ID_RE.match(base_ids[key]):
+                problems.append(
+                    f"{var}={base_ids[key]!r} is not a base id; it looks like app followed by 14 letters/digits"
+                )
+    base_ids_without_token(
+        base_ids, BASE_VARS, secrets["AIRTABLE_TOKEN"] or env.get("AIRTABLE_TOKEN_FILE", ""), problems
+    )
 
     crm = env.get("CRM", "").strip().lower() or ("hubspot" if secrets["HUBSPOT_TOKEN"] else "none")
     if crm not in CRM_TARGETS:
@@ -408,6 +316,7 @@ def load_settings(
         problems.append(f"TZ={tz!r} is not a time zone name; e.g. Europe/Berlin or UTC")
         tz = "UTC"
 
+    manager_channel = checked_channel(env.get("SLACK_MANAGER_CHANNEL", ""), problems)
     settings = Settings(
         airtable_token=secrets["AIRTABLE_TOKEN"],
         base_ids=base_ids,
@@ -415,7 +324,7 @@ def load_settings(
         airtable_monthly_calls=_int(env, "AIRTABLE_MONTHLY_CALLS", problems, minimum=1),
         slack_bot_token=secrets["SLACK_BOT_TOKEN"],
         slack_api_url=_url(env, "SLACK_API_URL", problems),
-        slack_manager_channel=_manager_channel(env, problems),
+        slack_manager_channel=manager_channel,
         crm=crm,
         hubspot_token=secrets["HUBSPOT_TOKEN"],
         hubspot_api_url=_url(env, "HUBSPOT_API_URL", problems),
@@ -429,7 +338,7 @@ def load_settings(
         smtp_starttls=_bool(env, "SMTP_STARTTLS", problems),
         email_from=email_from,
         referral_form_url=_url(env, "REFERRAL_FORM_URL", problems),
-        home=_home(env, problems),
+        home=checked_home(env.get("PARTNEROPS_HOME", "").strip() or DEFAULTS["PARTNEROPS_HOME"], problems),
         tz=tz,
         daily_at=_daily_at(env, problems),
         digest_at=_digest_at(env, problems),
@@ -440,6 +349,5 @@ def load_settings(
         health=_health(env, problems),
     )
     if problems:
-        shown = [v for v in secrets.values() if v]
-        raise ConfigError([hide_secrets(p, shown) for p in problems])
+        raise ConfigError(without_secrets(problems, secrets))
     return settings
