@@ -11,8 +11,7 @@ from bases.schema import BASES, CIRCLE_DEFAULTS
 from integrations.airtable import AirtableClient, AirtableError
 from jobs.app import App
 from jobs.commands.airtable_words import _client, explain_airtable_error, said
-from jobs.commands.check_airtable import check_schemas, check_token
-from jobs.commands.checklist import Checklist
+from jobs.commands.check import _check_airtable
 from jobs.commands.env_file import EnvFileError, write_env
 from jobs.refused import AIRTABLE_SCOPES, AIRTABLE_TOKEN_FIX
 from jobs.settings import BASE_VARS, Settings
@@ -32,15 +31,11 @@ class CreateRefused(Exception):
 def cmd_bases_check(settings: Settings, out: TextIO) -> int:
     app = App.open(settings)
     try:
-        client = _client(app)
-        report = Checklist(out, settings.secrets())
-        visible = check_token(client, report)
-        if visible is not None:
-            check_schemas(client, visible, report)
+        failures = _check_airtable(_client(app), out, settings.secrets())
     finally:
         app.close()
-    print("the bases match the templates" if not report.failures else f"{report.failures} difference(s)", file=out)
-    return 0 if not report.failures else 1
+    print("the bases match the templates" if not failures else f"{failures} difference(s)", file=out)
+    return 0 if not failures else 1
 
 
 def cmd_bases_create(

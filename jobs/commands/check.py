@@ -13,6 +13,7 @@ from typing import TextIO
 from bases.fields import CircleF
 from bases.records import Record
 from bases.schema import BASES
+from integrations.airtable import AirtableClient
 from integrations.hubspot import HubSpotError
 from integrations.smtp import NO_ANSWER, SmtpError
 from jobs.app import App
@@ -34,7 +35,7 @@ def cmd_check(settings: Settings, out: TextIO) -> int:
     _settings_warnings(settings, report)
     app = App.open(settings)
     try:
-        circles = _check_airtable(app, report)
+        circles = _airtable(app, report)
         check_slack(app.slack, settings, circles, report)
         _check_smtp(app, report)
         _check_crm(app, report)
@@ -58,7 +59,16 @@ def _settings_warnings(settings: Settings, report: Checklist) -> None:
         )
 
 
-def _check_airtable(app: App, report: Checklist) -> list[Record] | None:
+def _check_airtable(client: AirtableClient, out: TextIO, secrets: list[str] | None = None) -> int:
+    """The token, then each base against its template (what `bases check` prints); the failures."""
+    report = Checklist(out, secrets or [])
+    visible = check_token(client, report)
+    if visible is not None:
+        check_schemas(client, visible, report)
+    return report.failures
+
+
+def _airtable(app: App, report: Checklist) -> list[Record] | None:
     """The circles to check: live from Airtable, or the local store when it is the data."""
     if app.airtable is None:
         report.ok(f"Airtable: no AIRTABLE_TOKEN, the embedded local store under {app.home} is the data")
