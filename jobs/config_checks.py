@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -106,9 +107,8 @@ def prepare_home(path: Path) -> str | None:
     """Create ``path`` and write a file in it: None when that works, else why not (with the fix)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=path) as probe:  # a file of its own: runs may overlap
+            probe.write(b"ok")
     except OSError as exc:
         return (
             f"PARTNEROPS_HOME={str(path)!r} cannot be used: {exc.strerror or exc}; "
