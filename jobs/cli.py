@@ -157,27 +157,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if isinstance(settings, int):
         return settings
     try:
-        return _run(settings, args, out)
+        now = parse_now(getattr(args, "now", None))
+        if now is not None and not (args.command == "run" and args.once):
+            raise UsageError("--now only goes with --once")
+        home = prepare_home(settings.home)
+        if home is not None:
+            raise ConfigError([home])
+        clock = Clock(now=(lambda: now)) if now is not None else Clock(now=lambda: datetime.now(timezone.utc))
+        dry = getattr(args, "dry_run", False)
+        setup_logging(settings, args.verbose, clock.now, log_file=args.command == "run" and not dry)
+        return _dispatch(settings, args, clock, out)
     except (UsageError, NeedsAirtable, LockUnsupported) as exc:
         print(f"partnerops: {hide_secrets(str(exc), settings.secrets())}", file=sys.stderr)
         return EXIT_USAGE
-    except ConfigError as exc:  # a setting a service refused during the command (jobs.refused)
+    except ConfigError as exc:  # an unusable home, or a setting a service refused (jobs.refused)
         logging.getLogger("partnerops").info("stopped: %s", exc)  # the log file says why too (stderr has it)
         _config_error(exc, settings.secrets())
         return EXIT_USAGE
-
-
-def _run(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    now = parse_now(getattr(args, "now", None))
-    if now is not None and not (args.command == "run" and args.once):
-        raise UsageError("--now only goes with --once")
-    home = prepare_home(settings.home)
-    if home is not None:
-        raise ConfigError([home])
-    clock = Clock(now=(lambda: now)) if now is not None else Clock(now=lambda: datetime.now(timezone.utc))
-    dry = getattr(args, "dry_run", False)
-    setup_logging(settings, args.verbose, clock.now, log_file=args.command == "run" and not dry)
-    return _dispatch(settings, args, clock, out)
 
 
 def main_entry() -> None:
