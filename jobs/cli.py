@@ -79,6 +79,8 @@ def setup_logging(settings: Settings | None, verbose: bool, now: Callable[[], da
         root.addHandler(file)
     for noisy in ("urllib3", "slack_sdk"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # slack_sdk logs every failed request as an ERROR; SlackError says the same, with the fix
+    logging.getLogger("slack_sdk.web.base_client").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def build_parser() -> argparse.ArgumentParser:

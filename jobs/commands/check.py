@@ -151,11 +151,13 @@ def _check_capacity(app: App, report: Checklist) -> None:
     if app.airtable is not None and not any(load_sync(app.store, b.key) for b in BASES):
         report.ok("record cap: not counted yet; the local store has no sync yet (run `partnerops run --once`)")
         return
-    where = "the local store as of the last sync" if app.airtable is not None else "the local store"
+    live = app.airtable is not None
+    where = "the local store as of the last sync" if live else "the local store"
     counts = {base.name: app.store.count(base.key) for base in BASES}
     warnings = [w for w in (capacity_warning(name, n, cap) for name, n in counts.items()) if w]
     for warning in warnings:
         report.warn(f"{warning} (counted in {where})")
     if not warnings:
         listed = ", ".join(f"{name} {n}" for name, n in counts.items())
-        report.ok(f"record cap: {listed} of {cap} records per base, counted in {where} (check reads none live)")
+        aside = " (counting them live would cost Airtable calls)" if live else ""
+        report.ok(f"record cap: {listed} of {cap} records per base, counted in {where}{aside}")
