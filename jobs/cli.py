@@ -23,7 +23,11 @@ from jobs.commands.check import cmd_check
 from jobs.commands.demo import run_demo
 from jobs.commands.report import cmd_report
 from jobs.commands.run import UsageError, cmd_run, parse_now
+from jobs.config_checks import prepare_home
+from jobs.refused import SettingRefused
+from jobs.schedule.lock import LockUnsupported
 from jobs.settings import ConfigError, Settings, load_settings
+from jobs.tokens import hide_secrets
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LOG_FILE = Path("logs") / "partnerops.log"
@@ -76,6 +80,8 @@ def setup_logging(settings: Settings | None, verbose: bool, now: Callable[[], da
         root.addHandler(file)
     for noisy in ("urllib3", "slack_sdk"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # slack_sdk logs every failed request as an ERROR; SlackError says the same, with the fix
+    logging.getLogger("slack_sdk.web.base_client").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = bases.add_subparsers(dest="bases_command", required=True)
     create = bsub.add_parser("create", help="create the three bases from the templates")
     create.add_argument("--workspace", required=True, help="Airtable workspace id (wsp…)")
+    create.add_argument("--force", action="store_true", help="create a new set even when the configured bases exist")
+    create.add_argument("--write-env", action="store_true", help="write the three base ids into the --env-file")
     bcheck = bsub.add_parser("check", help="compare the live bases with the templates")
     bcheck.add_argument("--fix", action="store_true", help="first add the template fields a base lacks")
     sub.add_parser("budget", help="Airtable calls used this month and the projection")
@@ -114,9 +122,19 @@ def _settings(args: argparse.Namespace) -> Settings | int:
     except ConfigError as exc:
         if args.command == "demo":
             return Settings()
-        print(str(exc), file=sys.stderr)
-        print("see config.example.env for every variable and its meaning", file=sys.stderr)
+        _config_error(exc, [])
         return EXIT_USAGE
+
+
+def _config_error(exc: ConfigError, secrets: list[str]) -> None:
+    """Bad configuration on stderr, every problem with its fix and no secret."""
+    print(hide_secrets(str(exc), secrets), file=sys.stderr)
+    if isinstance(exc, SettingRefused):
+        print(
+            "partnerops stopped there; `partnerops check` tests every setting against the live systems", file=sys.stderr
+        )
+    else:
+        print("see config.example.env for every variable and its meaning", file=sys.stderr)
 
 
 def _dispatch(settings: Settings, args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
@@ -131,7 +149,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace, clock: Clock, out: T
     if args.command == "report":
         return cmd_report(settings, out, clock.now(), args.out)
     if args.bases_command == "create":
-        return cmd_bases_create(settings, args.workspace, out)
+        env_file = Path(args.env_file) if args.write_env else None
+        return cmd_bases_create(settings, args.workspace, out, force=args.force, env_file=env_file)
     return cmd_bases_check(settings, out, fix=args.fix)
 
 
@@ -149,12 +168,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         now = parse_now(getattr(args, "now", None))
         if now is not None and not (args.command == "run" and args.once):
             raise UsageError("--now only goes with --once")
+        home = prepare_home(settings.home)
+        if home is not None:
+            raise ConfigError([home])
         clock = Clock(now=(lambda: now)) if now is not None else Clock(now=lambda: datetime.now(timezone.utc))
         dry = getattr(args, "dry_run", False)
         setup_logging(settings, args.verbose, clock.now, log_file=args.command == "run" and not dry)
         return _dispatch(settings, args, clock, out)
-    except (UsageError, NeedsAirtable) as exc:
-        print(f"partnerops: {exc}", file=sys.stderr)
+    except (UsageError, NeedsAirtable, LockUnsupported) as exc:
+        print(f"partnerops: {hide_secrets(str(exc), settings.secrets())}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:  # an unusable home, or a setting a service refused (jobs.refused)
+        logging.getLogger("partnerops").info("stopped: %s", exc)  # the log file says why too (stderr has it)
+        _config_error(exc, settings.secrets())
         return EXIT_USAGE
 
 

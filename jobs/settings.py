@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from bases.records import is_email
+from jobs.config_checks import base_ids_without_token, checked_channel, checked_home, misplaced_tokens, without_secrets
 from jobs.rules.scores import HealthSettings
 
 CRM_TARGETS = ("hubspot", "webhook", "none")
@@ -416,4 +417,15 @@ def load_settings(
     text = {
         v.name: _resolve_secret(v.name, env, problems) if v.secret else env.get(v.name, "").strip() for v in VARIABLES
     }
-    return Settings(**_fields(_read(text, problems, require_bases=require_bases)))
+    secrets = {name: text[name] for name in SECRETS}
+    misplaced_tokens(dict(env), secrets, DEFAULTS, problems)
+    base_ids = {key: text[var] for key, var in BASE_VARS.items()}
+    base_ids_without_token(
+        base_ids, BASE_VARS, secrets["AIRTABLE_TOKEN"] or env.get("AIRTABLE_TOKEN_FILE", ""), problems
+    )
+    text["SLACK_MANAGER_CHANNEL"] = checked_channel(text["SLACK_MANAGER_CHANNEL"], problems)
+    checked_home(text["PARTNEROPS_HOME"] or DEFAULTS["PARTNEROPS_HOME"], problems)
+    try:
+        return Settings(**_fields(_read(text, problems, require_bases=require_bases)))
+    except ConfigError as exc:
+        raise ConfigError(without_secrets(exc.problems, secrets)) from None

@@ -82,6 +82,10 @@ def test_bases_create_then_check_then_run_once(live: FakeAirtable, monkeypatch: 
     assert code == 0
     assert out.strip().splitlines()[-1] == "the bases match the templates"
     code, out = run("check")
+    assert code == 1  # the new circle is Active and has no Slack channel yet
+    assert "FAIL circle 'Top Partners': it is Active but has no valid Slack Channel ID. Fix: in the Circles base" in out
+    live.ui_update(ids["CIRCLES"], "Circles", circles[0]["id"], {"Slack Channel ID": "G0CIRCLE01"})
+    code, out = run("check")
     assert code == 0 and "all checks passed" in out
 
     live.ui_create(ids["PARTNERS"], "Partners", {"Name": "Jane", "Email": "jane@acme.example"})
@@ -111,7 +115,7 @@ def test_check_explains_a_bad_token(live: FakeAirtable, monkeypatch: pytest.Monk
     monkeypatch.setenv("AIRTABLE_TOKEN", "patWRONGTOKEN.value")
     code, out = run("check")
     assert code == 1
-    assert "token is wrong or revoked" in out and "patWRONGTOKEN" not in out
+    assert "FAIL Airtable token (AIRTABLE_TOKEN): the token was rejected: " in out and "patWRONGTOKEN" not in out
 
 
 def test_dry_run_sends_nothing(live: FakeAirtable, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,3 +1,4 @@
+import os
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -78,7 +79,8 @@ def test_every_secret_can_come_from_a_file(tmp_path: Path, secret: str) -> None:
     value = "https://hooks.example.com/abc" if secret == "CRM_WEBHOOK_URL" else "s3cr3t-value"
     path = tmp_path / "secret.txt"
     path.write_text(value + "\n")
-    env = {f"{secret}_FILE": str(path), **BASES, "CRM": "none", "EMAIL_FROM": "a@b.example"}
+    bases = BASES if secret == "AIRTABLE_TOKEN" else {}  # base ids without a token are a mistake
+    env = {f"{secret}_FILE": str(path), **bases, "CRM": "none", "EMAIL_FROM": "a@b.example"}
     s = load_settings(env, None)
     assert value in s.secrets()
 
@@ -144,3 +146,77 @@ def test_every_settings_field_comes_from_the_table() -> None:
     assert hidden == {v.attr for v in VARIABLES if v.secret}  # a secret never shows in repr()
     values = {v.attr: f"value-of-{v.name}" for v in VARIABLES if v.secret}
     assert sorted(Settings(**values).secrets()) == sorted(values.values())
+
+
+def test_base_ids_without_a_token_are_a_mistake_not_the_local_store() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"AIRTABLE_PARTNERS_BASE": BASES["AIRTABLE_PARTNERS_BASE"]}, None)
+    (problem,) = info.value.problems
+    assert problem.startswith("AIRTABLE_PARTNERS_BASE is set but AIRTABLE_TOKEN is empty: set AIRTABLE_TOKEN")
+    assert "or empty the base ids" in problem
+
+
+def test_partneropts_home_must_be_a_folder_this_user_can_write(tmp_path: Path) -> None:
+    file = tmp_path / "state.txt"
+    file.write_text("not a folder")
+    with pytest.raises(ConfigError, match="PARTNEROPS_HOME=.+ is a file, not a folder"):
+        load_settings({"PARTNEROPS_HOME": str(file)}, None)
+    with pytest.raises(ConfigError, match=r"cannot be created: .+state.txt is a file"):
+        load_settings({"PARTNEROPS_HOME": str(file / "home")}, None)
+    assert load_settings({"PARTNEROPS_HOME": str(tmp_path / "new" / "home")}, None).home == tmp_path / "new" / "home"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_partnerops_home_is_explained(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(ConfigError, match="cannot be written by this user"):
+            load_settings({"PARTNEROPS_HOME": str(locked / "home")}, None)
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("name", ["#partner-managers", "partner-managers"])
+def test_manager_channel_by_name_says_how_to_find_the_id(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SLACK_MANAGER_CHANNEL": name}, None)
+    (problem,) = info.value.problems
+    assert f"SLACK_MANAGER_CHANNEL={name!r} is a channel name; it needs the channel's id (C… or G…)" in problem
+    assert "copy the Channel ID" in problem
+    assert load_settings({"SLACK_MANAGER_CHANNEL": "C0MANAGERS1"}, None).slack_manager_channel == "C0MANAGERS1"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "belongs"),
+    [
+        ("AIRTABLE_API_URL", "patAbCdEfGhIjKlMn1.0123456789abcdef0123456789abcdef", "AIRTABLE_TOKEN"),
+        ("SLACK_MANAGER_CHANNEL", "xoxb-1234-5678-abcdefABCDEF", "SLACK_BOT_TOKEN"),
+        ("HUBSPOT_API_URL", "pat-na1-11111111-2222-3333-4444-555555555555", "HUBSPOT_TOKEN"),
+        ("EMAIL_FROM", "keyAbCdEfGhIjKlMn", "AIRTABLE_TOKEN"),
+        ("SLACK_BOT_TOKEN_FILE", "xoxb-1234-5678-abcdefABCDEF", "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_a_token_in_the_wrong_variable_is_never_printed(variable: str, value: str, belongs: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({variable: value}, None)
+    text = str(info.value)
+    assert value not in text and value[:12] not in text
+    assert f"{variable} holds what looks like" in text and f"a token belongs in {belongs}" in text
+
+
+def test_a_configured_secret_pasted_elsewhere_is_named_not_shown() -> None:
+    secret = "my-very-own-smtp-password"
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SMTP_PASSWORD": secret, "REFERRAL_FORM_URL": secret, "TZ": secret}, None)
+    text = str(info.value)
+    assert secret not in text
+    assert "REFERRAL_FORM_URL holds what looks like the value of SMTP_PASSWORD" in text
+    assert "TZ holds what looks like the value of SMTP_PASSWORD" in text
+
+
+def test_token_shapes_are_hidden_in_every_problem() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"AIRTABLE_TOKEN": "patSECRETSECRET", "AIRTABLE_PARTNERS_BASE": "patOTHERTOKEN.abc"}, None)
+    assert "patSECRET" not in str(info.value) and "patOTHER" not in str(info.value)

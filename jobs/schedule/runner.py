@@ -9,7 +9,9 @@
 5. Sync Notes: each job says what it found wrong with the records it looked at, and every
    effect that failed explains itself on the record it was about; the text a record shows is
    composed from what every job says, written only where it changed.
-A job that raises anything (an outage, a bug) fails alone; the jobs after it still run.
+A job that raises anything (an outage, a bug) fails alone; the jobs after it still run — except a
+service refusing a setting (a rejected token, an unknown base id): the run stops there
+(:mod:`jobs.refused`, exit 2).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from integrations.http import scrub
 from jobs.app import App
 from jobs.apply.drain import DrainReport, drain
 from jobs.plan import CellUpdate, Effect, JobOutcome, Plan, RecordRef, Status, fingerprint
+from jobs.refused import stop_if_refused
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +137,12 @@ def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress
     except BudgetExhausted as exc:
         return JobOutcome(job.name, Status.FAILED, reason=f"stopped: {exc.message}", failures=[exc.message])
     except AirtableError as exc:
+        stop_if_refused(exc, app.settings)  # a rejected token or unknown base: the run stops, exit 2
         log.error("%s failed: %s", job.name, exc)
         cycle.blocked[job.name] = str(exc)
         return JobOutcome(job.name, Status.FAILED, reason=str(exc), failures=[str(exc)])
     except Exception as exc:  # an outage or a bug: the jobs after this one still run
+        stop_if_refused(exc, app.settings)
         log.exception("%s failed", job.name)
         why = scrub(f"{type(exc).__name__}: {exc}", app.settings.secrets())
         cycle.blocked[job.name] = why
