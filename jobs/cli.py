@@ -17,6 +17,7 @@ from typing import TextIO
 
 from integrations.http import Clock, scrub
 from jobs.commands.airtable_words import NeedsAirtable
+from jobs.commands.archive import cmd_archive
 from jobs.commands.bases import cmd_bases_check, cmd_bases_create
 from jobs.commands.budget import cmd_budget
 from jobs.commands.check import cmd_check
@@ -99,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--workspace", required=True, help="Airtable workspace id (wsp…)")
     bsub.add_parser("check", help="compare the live bases with the templates")
     sub.add_parser("budget", help="Airtable calls used this month and the projection")
+    archive = sub.add_parser("archive", help="move closed records out of Airtable into the archive files")
+    archive.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
     return p
 
 
@@ -124,6 +127,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace, clock: Clock, out: T
         return cmd_check(settings, out)
     if args.command == "budget":
         return cmd_budget(settings, out, clock.now())
+    if args.command == "archive":
+        return cmd_archive(settings, args.dry_run, clock, out)
     if args.bases_command == "create":
         return cmd_bases_create(settings, args.workspace, out)
     return cmd_bases_check(settings, out)
@@ -145,7 +150,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             raise UsageError("--now only goes with --once")
         clock = Clock(now=(lambda: now)) if now is not None else Clock(now=lambda: datetime.now(timezone.utc))
         dry = getattr(args, "dry_run", False)
-        setup_logging(settings, args.verbose, clock.now, log_file=args.command == "run" and not dry)
+        setup_logging(settings, args.verbose, clock.now, log_file=args.command in ("run", "archive") and not dry)
         return _dispatch(settings, args, clock, out)
     except (UsageError, NeedsAirtable) as exc:
         print(f"partnerops: {exc}", file=sys.stderr)

@@ -1,0 +1,57 @@
+"""`partnerops archive [--dry-run]`: move closed records out of Airtable into the archive files.
+
+A sync first (the mirror the records are chosen from, and compared with right before they are
+deleted, is fresh), then the ``archive`` job: each chosen record is written to
+``PARTNEROPS_HOME/archive/<base>-<table>.csv`` before it is deleted from Airtable, 10 a call.
+A run killed at any point is finished by the next (this command or any ``run``). ``--dry-run``
+polls the change feeds into a copy of the store and lists what would go; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import TextIO
+
+from integrations.http import Clock
+from jobs.app import ARCHIVE, App
+from jobs.commands.run import print_outcomes
+from jobs.schedule.archive_job import ARCHIVE as ARCHIVE_JOB
+from jobs.schedule.lock import HomeLocked, home_lock
+from jobs.schedule.runner import run_jobs
+from jobs.schedule.sync_job import SyncJob
+from jobs.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def cmd_archive(settings: Settings, dry_run: bool, clock: Clock, out: TextIO) -> int:
+    try:
+        with home_lock(settings.home, "partnerops archive", clock.now()):
+            app = App.open(settings, clock)
+            try:
+                return _archive(app, dry_run, clock.now(), out)
+            finally:
+                app.close()
+    except HomeLocked as exc:
+        print(f"partnerops: {exc}; nothing done", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _archive(app: App, dry_run: bool, now: datetime, out: TextIO) -> int:
+    target = app.dry_copy() if dry_run else app
+    try:
+        outcomes = run_jobs(target, [SyncJob(), ARCHIVE_JOB], now, progress=lambda m: print(f"… {m}", file=out))
+        print_outcomes(outcomes, out)
+        if target.dry is not None:
+            lines = target.dry.lines
+            print(f"\ndry run: {len(lines)} thing(s) a real run would do; nothing was changed", file=out)
+            for i, line in enumerate(lines, 1):
+                print(f"{i:>3}. {line}", file=out)
+        else:
+            print(f"archive files: {app.home / ARCHIVE}", file=out)
+        return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+    finally:
+        if target is not app:
+            target.queue.close()
+            target.store.close()
