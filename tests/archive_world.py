@@ -50,6 +50,8 @@ class World:
         )
 
     def app(self) -> App:
+        """The program as a new process would open it (a moment later: its rate window is new)."""
+        self.clock.advance(2)
         clock = client_clock(self.clock)
         ledger = CallLedger(self.home / "ledger.sqlite")
         client = AirtableClient(TOKEN, self.ids, ledger=ledger, allowance=100_000, api_url=self.fake.url, clock=clock)

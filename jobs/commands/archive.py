@@ -9,6 +9,7 @@ polls the change feeds into a copy of the store and lists what would go; nothing
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import datetime
 from typing import TextIO
@@ -23,6 +24,8 @@ from jobs.schedule.sync_job import SyncJob
 from jobs.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("partnerops")
 
 
 def cmd_archive(settings: Settings, dry_run: bool, clock: Clock, out: TextIO) -> int:
@@ -43,6 +46,10 @@ def _archive(app: App, dry_run: bool, now: datetime, out: TextIO) -> int:
     try:
         outcomes = run_jobs(target, [SyncJob(), ARCHIVE_JOB], now, progress=lambda m: print(f"… {m}", file=out))
         print_outcomes(outcomes, out)
+        for o in outcomes:
+            log.info("%s %s: %s (%d Airtable calls)", o.job, o.status.value, o.summary(), o.calls)
+            for f in o.failures:
+                log.warning("%s: %s", o.job, f)
         if target.dry is not None:
             lines = target.dry.lines
             print(f"\ndry run: {len(lines)} thing(s) a real run would do; nothing was changed", file=out)

@@ -191,18 +191,21 @@ def _story(inputs: ArchiveInputs, key: str, picked: list[Candidate]) -> str:
 
 
 def _short(inputs: ArchiveInputs, key: str, picked: int) -> str | None:
-    """Why a base stays at 70% or more after this archive, if it does."""
+    """Why a base keeps records that should go (the month's calls), or stays at 70% or more."""
     wanted = to_free(inputs.counts[key], inputs.cap, inputs.auto)
-    if not wanted or picked >= wanted:
+    if wanted == 0:
         return None
     found = len(candidates(inputs, key))
+    goal = found if wanted is None else min(wanted, found)
     name = base_def(key).name
-    if picked < found:
-        return f"{name} base: {found - picked} more record(s) qualify; this month's Airtable calls allow {picked} now, the rest next time"
-    return (
-        f"{name} base: only {found} record(s) are closed and untouched for {inputs.after_days} days; "
-        f"it stays at {(inputs.counts[key] - picked) * 100 // inputs.cap}% of {inputs.cap} records"
-    )
+    if picked < goal:
+        return f"{name} base: {goal - picked} more record(s) qualify; this month's Airtable calls allow {picked} now, the rest next time"
+    if wanted is not None and found < wanted:
+        return (
+            f"{name} base: only {found} record(s) are closed and untouched for {inputs.after_days} days; "
+            f"it stays at {(inputs.counts[key] - picked) * 100 // inputs.cap}% of {inputs.cap} records"
+        )
+    return None
 
 
 def plan_archive(inputs: ArchiveInputs) -> Plan:

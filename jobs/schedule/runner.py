@@ -208,7 +208,7 @@ def held_posts(app: App, report: DrainReport, now: datetime) -> list[Effect]:
     """A create held because its base is full, about no record: the managers' channel is told,
     once a day per base (the run's log and summary say it every time)."""
     posts: dict[str, Effect] = {}
-    for effect, why in report.held:
+    for effect, why in dict((e.key, (e, w)) for e, w in report.held).values():
         p = effect.payload
         log.warning("%s: waits: %s", effect.describe, why)
         if effect.source is not None or not isinstance(p, RecordCreate):
