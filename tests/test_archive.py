@@ -14,6 +14,7 @@ import pytest
 from jobs.plan import Count
 from jobs.rules.attention import reciprocity
 from jobs.rules.metrics import compute_metrics
+from jobs.schedule.capacity import read_capacity
 from jobs.schedule.inputs import history
 from jobs.schedule.runner import run_jobs
 from jobs.schedule.tiers import cycle_jobs, tick
@@ -208,4 +209,15 @@ def test_auto_archives_in_the_daily_tier_only_past_80_percent(world: World) -> N
     archived = report.outcomes[1]
     assert archived.counts[Count.ARCHIVED] == 16  # Referrals at 85%; Partners at 79% stays
     assert world.fake.base_records(world.ids["partners"]) == 79
+    app.close()
+
+
+def test_the_digest_gets_records_per_base_against_the_cap(world: World) -> None:
+    cycle(world)
+    app = world.app()
+    cap = read_capacity(app, world.now())
+    assert cap.records == {"Partners": 79, "Referrals": 85, "Circles": 0} and cap.record_cap == CAP
+    assert cap.full_bases == ["Referrals"] and cap.calls_used > 0
+    archive(app)
+    assert read_capacity(app, world.now()).full_bases == []
     app.close()
