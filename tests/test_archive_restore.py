@@ -69,10 +69,12 @@ def brought_back(store: LocalStore, tmp_path: Path, status: str) -> str:
     return store.create("referrals", "Referrals", cells, created=NOW).id
 
 
-def won_referrals(tmp_path: Path, store: LocalStore, hub: FakeHubSpot) -> object:
+def scored(tmp_path: Path, store: LocalStore, hub: FakeHubSpot) -> tuple[object, ...]:
+    """The partner's Won Referrals, Last and First Referral On and score, as the health job writes them."""
     assert run(runtime(tmp_path, store, hub, NOW), "health", NOW).ok
     (partner,) = store.all("partners", "Partners")
-    return partner.get("Won Referrals")
+    names = ("Won Referrals", "Last Referral On", "First Referral On", "Health Score")
+    return tuple(partner.get(n) for n in names)
 
 
 @pytest.mark.parametrize("status", ["In CRM", "Won"])
@@ -81,8 +83,8 @@ def test_a_record_brought_back_is_not_pushed_again_nor_counted_twice(
 ) -> None:
     store, rid = pushed_and_won(tmp_path, hub)
     (deal,) = hub.deals()
-    won_before = won_referrals(tmp_path, store, hub)
-    assert won_before == 1
+    before = scored(tmp_path, store, hub)
+    assert before[0] == 1
     (job,) = run_jobs(runtime(tmp_path, store, hub, NOW), [ARCHIVE], NOW)
     assert job.counts[Count.ARCHIVED] == 1 and store.is_archived("referrals", "Referrals", rid)
 
@@ -93,4 +95,4 @@ def test_a_record_brought_back_is_not_pushed_again_nor_counted_twice(
     assert outcome.counts[Count.PUSHED] == 0
     assert [d["id"] for d in hub.deals()] == [deal["id"]]  # no second deal
     if status == "Won":
-        assert won_referrals(tmp_path, store, hub) == won_before  # the archived copy is not counted too
+        assert scored(tmp_path, store, hub) == before  # counted once, registered when it first was

@@ -135,3 +135,10 @@ def test_an_archived_record_brought_back_stands_for_it_in_history() -> None:
     assert superseded(everything, live) == {"old", "act-old"}
     assert [r.id for r in history(everything, live)] == ["new", "act-new", "other"]
     assert record_version(archived.fields) != record_version(back.fields)
+
+
+def test_a_record_brought_back_keeps_its_first_created_time_in_history() -> None:
+    archived = rec("old", 500, Status="Won", **{"CRM ID": "d1"})
+    back = rec("new", 0, Status="Won", **{"CRM ID": "d1"})
+    (seen,) = history([archived, back], {"new"})
+    assert seen.id == "new" and seen.created_time == archived.created_time and seen.fields == back.fields

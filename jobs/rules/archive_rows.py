@@ -6,9 +6,10 @@ Airtable's own CSV export writes it), a number without a trailing ``.0``, a link
 records' names joined by ", " (Airtable's import links by the primary field) followed by a
 ``<field> (record ids)`` column that keeps the exact ids.
 
-A record brought back by hand (a CSV import makes a new record id) supersedes its archived copy in
-the history the jobs read, so nothing is counted twice: a Referral with the same CRM ID, or any
-record with the same cells (Sync Notes aside).
+A record brought back by hand (a CSV import makes a new record id and a new created time)
+supersedes its archived copy in the history the jobs read, so nothing is counted twice — a
+Referral with the same CRM ID, or any record with the same cells (Sync Notes aside) — and it
+keeps the archived copy's created time (a referral's registration date).
 """
 
 from __future__ import annotations
@@ -66,22 +67,50 @@ def _identity(record: Record) -> str:
     return fingerprint({k: v for k, v in record.fields.items() if k not in _NOT_IDENTITY})
 
 
+def brought_back(everything: Sequence[Record], live: Collection[str]) -> dict[str, Record]:
+    """Live record id → the archived record it was brought back from (its oldest match): same
+    CRM ID, or the same cells. Archived records are those of ``everything`` not in ``live``."""
+    by_crm: dict[str, str] = {}
+    by_cells: dict[str, str] = {}
+    for r in everything:
+        if r.id in live:
+            crm = text(r.get("CRM ID"))
+            if crm:
+                by_crm.setdefault(crm, r.id)
+            by_cells.setdefault(_identity(r), r.id)
+    out: dict[str, Record] = {}
+    for r in everything:  # oldest first, as the store gives them
+        if r.id in live:
+            continue
+        back = by_crm.get(text(r.get("CRM ID"))) if text(r.get("CRM ID")) else None
+        back = back or by_cells.get(_identity(r))
+        if back is not None and back not in out:
+            out[back] = r
+    return out
+
+
 def superseded(everything: Sequence[Record], live: Collection[str]) -> set[str]:
     """Ids of archived records (those of ``everything`` not in ``live``) that a live record
     brought back from the archive stands for: same CRM ID, or the same cells."""
     live_records = [r for r in everything if r.id in live]
     crm_ids = {text(r.get("CRM ID")) for r in live_records} - {""}
     identities = {_identity(r) for r in live_records}
-    out = set()
-    for r in everything:
-        if r.id in live:
-            continue
-        if text(r.get("CRM ID")) in crm_ids or _identity(r) in identities:
-            out.add(r.id)
-    return out
+    return {
+        r.id
+        for r in everything
+        if r.id not in live and (text(r.get("CRM ID")) in crm_ids or _identity(r) in identities)
+    }
 
 
 def history(everything: Sequence[Record], live: Collection[str]) -> list[Record]:
-    """Live and archived records, an archived one left out when it was brought back."""
+    """Live and archived records, once each: a record brought back stands for its archived copy
+    and keeps that copy's created time (its registration date, for scores and the duplicate rule)."""
+    found = brought_back(everything, live)
     gone = superseded(everything, live)
-    return [r for r in everything if r.id not in gone]
+    out = []
+    for r in everything:
+        if r.id in gone:
+            continue
+        origin = found.get(r.id)
+        out.append(Record(r.id, origin.created_time, r.fields) if origin is not None else r)
+    return out
