@@ -96,3 +96,9 @@ def test_a_record_brought_back_is_not_pushed_again_nor_counted_twice(
     assert [d["id"] for d in hub.deals()] == [deal["id"]]  # no second deal
     if status == "Won":
         assert scored(tmp_path, store, hub) == before  # counted once, registered when it first was
+    else:  # its deal is followed again: the CRM says won, the brought-back record says Won
+        hub.set_stage(deal["id"], "closedwon", amount=7000)
+        later = NOW + timedelta(hours=2)
+        assert run(runtime(tmp_path, store, hub, later), "stages", later).ok
+        cells = store.get("referrals", "Referrals", again).fields  # type: ignore[union-attr]
+        assert cells["Status"] == "Won" and cells["Amount"] == 7000
