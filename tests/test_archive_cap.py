@@ -12,6 +12,8 @@ import pytest
 from integrations.airtable import AirtableError
 from jobs.apply.room import is_cap_refusal
 from jobs.plan import Count
+from jobs.schedule.runner import run_jobs
+from jobs.schedule.tiers import cycle_jobs
 from tests.apps import run
 from tests.archive_world import World, archive, email, seed
 from tests.fakes.airtable import RECORD_CAP_MESSAGE, RECORD_CAP_TYPE, FakeAirtable, FakeClock
@@ -74,6 +76,9 @@ def test_a_create_the_full_base_refuses_is_explained_kept_and_done_after_archivi
     assert world.fake.calls("PATCH", "/Members") == upserts  # no call while the base is full
     assert again.counts[Count.JOINS] == 0 and len(outbox(world, "post-managers")) == 1
     assert len(outbox(world, "invite")) == 1  # not decided again while it waits
+    outcomes = run_jobs(app, cycle_jobs(None), world.now() + timedelta(hours=1))
+    assert [o.job for o in outcomes if any("waits" in f for f in o.failures)] == ["circles"]  # said once
+    assert world.fake.calls("PATCH", "/Members") == upserts
 
     assert archive(app)[1].counts[Count.ARCHIVED] == 31 + 16  # Circles 100 → 69, and Referrals 85 → 69
     done = run(app, "circles", world.now() + timedelta(hours=2))

@@ -155,13 +155,20 @@ def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, lef
     enqueued = app.queue.enqueue(plan.effects, now, job)
     report = drain(app.queue, app.executors(), app.now, say)
     report.merge(leftovers)
+    _own_held(app, job, report)
     delivery = delivery_notes(plan, report, enqueued.still_failing)
     app.store.set_notes(f"{job} (delivery)", {(r.base, r.table, r.id): t for r, t in delivery.items()})
     later = notes_effects(app, f"{job}-delivery", composed(app, set(delivery)), now) + held_posts(app, report, now)
     if later:
         app.queue.enqueue(later, now, job)
         report.merge(drain(app.queue, app.executors(), app.now, say))
+        _own_held(app, job, report)
     return outcome(job, plan, report, enqueued.still_failing, Status.PLANNED if app.dry else Status.DONE)
+
+
+def _own_held(app: App, job: str, report: DrainReport) -> None:
+    """An effect held for room is retried by every job's drain: only the job that planned it tells."""
+    report.held = [(e, why) for e, why in report.held if app.queue.job_of(e.key) in (job, "")]
 
 
 def _writable(app: App, effects: list[Effect]) -> list[Effect]:
