@@ -144,6 +144,10 @@ class StateSet:
     value: JsonValue
 
 
+#: The archive file's first column: the record id (see :class:`ArchiveExport`).
+RECORD_ID_COLUMN = "Record ID"
+
+
 @dataclass(frozen=True)
 class ArchiveExport:
     """Records appended to the archive CSV of their table before they are deleted from Airtable."""

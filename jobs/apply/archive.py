@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 
 from jobs.apply.drain import EffectFailed, Result
-from jobs.plan import ArchiveExport, Effect, JsonValue
+from jobs.plan import RECORD_ID_COLUMN, ArchiveExport, Effect, JsonValue
 
-RECORD_ID = "Record ID"
+RECORD_ID = RECORD_ID_COLUMN
 ENCODING = "utf-8-sig"
 
 Row = dict[str, str]

@@ -16,6 +16,7 @@ from bases.schema import table_def
 from jobs.apply.drain import Executor, Result
 from jobs.apply.writer import RecordWriter
 from jobs.plan import (
+    RECORD_ID_COLUMN,
     ArchiveExport,
     CellUpdate,
     ChannelPost,
@@ -62,7 +63,7 @@ def describe(effect: Effect) -> str:
         return f"Airtable {p.table}: new record {p.cells}"
     if isinstance(p, ArchiveExport):
         primary = table_def(p.base, p.table).primary.name
-        rows = "\n".join(f"{row.get('Record ID')}  {row.get(primary) or ''}" for row in p.rows)
+        rows = "\n".join(f"{row.get(RECORD_ID_COLUMN)}  {row.get(primary) or ''}" for row in p.rows)
         return f"archive: {effect.describe}:\n{_indent(rows)}"
     if isinstance(p, RecordDelete):
         return f"archive: {effect.describe}"

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from integrations.http import Clock
 from jobs.app import ARCHIVE, App
-from jobs.commands.run import print_outcomes
+from jobs.commands.run import _print_dry, print_outcomes
 from jobs.schedule.archive_job import ARCHIVE as ARCHIVE_JOB
 from jobs.schedule.lock import HomeLocked, home_lock
 from jobs.schedule.runner import run_jobs
@@ -50,12 +50,8 @@ def _archive(app: App, dry_run: bool, now: datetime, out: TextIO) -> int:
             log.info("%s %s: %s (%d Airtable calls)", o.job, o.status.value, o.summary(), o.calls)
             for f in o.failures:
                 log.warning("%s: %s", o.job, f)
-        if target.dry is not None:
-            lines = target.dry.lines
-            print(f"\ndry run: {len(lines)} thing(s) a real run would do; nothing was changed", file=out)
-            for i, line in enumerate(lines, 1):
-                print(f"{i:>3}. {line}", file=out)
-        else:
+        _print_dry(target, out)
+        if target.dry is None:
             print(f"archive files: {app.home / ARCHIVE}", file=out)
         return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
     finally:

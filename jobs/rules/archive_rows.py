@@ -19,10 +19,10 @@ from collections.abc import Collection, Mapping, Sequence
 
 from bases.records import Record
 from bases.schema import TableDef
-from jobs.plan import JsonValue, fingerprint
+from jobs.plan import RECORD_ID_COLUMN, JsonValue, fingerprint
 from jobs.rules.cells import link_ids, text
 
-RECORD_ID, CREATED_TIME = "Record ID", "Created Time"
+RECORD_ID, CREATED_TIME = RECORD_ID_COLUMN, "Created Time"
 IDS_SUFFIX = " (record ids)"
 CHECKED = "checked"
 _NOT_IDENTITY = frozenset({"Sync Notes"})

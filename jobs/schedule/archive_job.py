@@ -13,12 +13,12 @@ for the daily work.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 
 from bases.fields import CircleF, PartnerF
 from bases.schema import BASES
 from jobs.app import App
-from jobs.plan import Plan
 from jobs.rules.archive import TABLES, ArchiveInputs, calls_needed, plan_archive
 from jobs.rules.cells import name_of
 from jobs.schedule.runner import Job
@@ -64,17 +64,13 @@ def read_auto(app: App, now: datetime) -> ArchiveInputs:
     return read(app, now, auto=True)
 
 
-def _estimate(plan: Plan) -> int:
-    return calls_needed(plan)
+def estimate(read: Callable[[App, datetime], ArchiveInputs]) -> Callable[[App, datetime], int]:
+    """The job's cost for the runner: one call per 10 records it will delete (0 offline)."""
 
+    def calls(app: App, now: datetime) -> int:
+        return 0 if app.airtable is None else calls_needed(plan_archive(read(app, now)))
 
-def estimate_manual(app: App, now: datetime) -> int:
-    """One call per 10 records it will delete (0 offline)."""
-    return 0 if app.airtable is None else _estimate(plan_archive(read_manual(app, now)))
-
-
-def estimate_auto(app: App, now: datetime) -> int:
-    return 0 if app.airtable is None else _estimate(plan_archive(read_auto(app, now)))
+    return calls
 
 
 FIELDS = (
@@ -88,6 +84,6 @@ FIELDS = (
 )
 
 #: `partnerops archive`: every base at 70% of the cap or more, down to under 70%.
-ARCHIVE = Job("archive", read_manual, plan_archive, estimate_manual, fields=FIELDS, after=("sync",))
+ARCHIVE = Job("archive", read_manual, plan_archive, estimate(read_manual), fields=FIELDS, after=("sync",))
 #: ARCHIVE=auto, in the daily tier: only a base at 80% or more.
-ARCHIVE_AUTO = Job("archive", read_auto, plan_archive, estimate_auto, fields=FIELDS, after=("sync",))
+ARCHIVE_AUTO = Job("archive", read_auto, plan_archive, estimate(read_auto), fields=FIELDS, after=("sync",))
