@@ -24,6 +24,7 @@ from integrations.ledger import CallLedger
 from integrations.slack import SlackClient
 from integrations.smtp import SmtpSender
 from jobs.apply.airtable import AirtableExecutor
+from jobs.apply.archive import ArchiveExecutor
 from jobs.apply.crm import CrmExecutor
 from jobs.apply.crm_targets import CrmTarget, HubSpotTarget, OutboxTarget, WebhookTarget
 from jobs.apply.drain import Executor
@@ -40,6 +41,7 @@ from jobs.store.local import LocalStore
 log = logging.getLogger(__name__)
 
 STORE, LEDGER, QUEUE = "store.sqlite", "ledger.sqlite", "effects.sqlite"
+ARCHIVE = "archive"  # the archive files, one CSV per table (see jobs/apply/archive.py)
 
 
 def crm_target(settings: Settings, clock: Clock) -> CrmTarget | None:
@@ -141,10 +143,11 @@ class App:
         writer = self.writer()
         return {
             "slack": SlackExecutor(self.slack) if self.slack is not None else outbox,
-            "airtable": AirtableExecutor(writer),
+            "airtable": AirtableExecutor(writer, self.settings.airtable_record_cap),
             "state": StateExecutor(self.store),
             "email": EmailExecutor(self.smtp) if self.smtp is not None else outbox,
             "crm": CrmExecutor(self.crm, self.store, writer, self.now) if self.crm is not None else outbox,
+            "archive": ArchiveExecutor(self.home / ARCHIVE),
         }
 
     def dry_copy(self) -> App:

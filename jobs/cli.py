@@ -17,6 +17,7 @@ from typing import TextIO
 
 from integrations.http import Clock, scrub
 from jobs.commands.airtable_words import NeedsAirtable
+from jobs.commands.archive import cmd_archive
 from jobs.commands.bases import cmd_bases_check, cmd_bases_create
 from jobs.commands.budget import cmd_budget
 from jobs.commands.check import cmd_check
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("budget", help="Airtable calls used this month and the projection")
     report = sub.add_parser("report", help="the program report as one self-contained HTML file (no Airtable call)")
     report.add_argument("--out", type=Path, help="where to write it (default: PARTNEROPS_HOME/report.html)")
+    archive = sub.add_parser("archive", help="move closed records out of Airtable into the archive files")
+    archive.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
     return p
 
 
@@ -148,6 +151,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace, clock: Clock, out: T
         return cmd_budget(settings, out, clock.now())
     if args.command == "report":
         return cmd_report(settings, out, clock.now(), args.out)
+    if args.command == "archive":
+        return cmd_archive(settings, args.dry_run, clock, out)
     if args.bases_command == "create":
         env_file = Path(args.env_file) if args.write_env else None
         return cmd_bases_create(settings, args.workspace, out, force=args.force, env_file=env_file)
@@ -173,7 +178,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             raise ConfigError([home])
         clock = Clock(now=(lambda: now)) if now is not None else Clock(now=lambda: datetime.now(timezone.utc))
         dry = getattr(args, "dry_run", False)
-        setup_logging(settings, args.verbose, clock.now, log_file=args.command == "run" and not dry)
+        setup_logging(settings, args.verbose, clock.now, log_file=args.command in ("run", "archive") and not dry)
         return _dispatch(settings, args, clock, out)
     except (UsageError, NeedsAirtable, LockUnsupported) as exc:
         print(f"partnerops: {hide_secrets(str(exc), settings.secrets())}", file=sys.stderr)

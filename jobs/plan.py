@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import Enum
@@ -25,6 +26,12 @@ Block: TypeAlias = dict[str, JsonValue]
 def fingerprint(value: object) -> str:
     """A short, stable fingerprint of a value for effect keys (the same in every process)."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def record_version(fields: Mapping[str, object]) -> str:
+    """A record's "last modified" marker for :attr:`RecordDelete.versions`: a fingerprint of its
+    cells. Airtable gives no modified time without a formula field, and any edit changes a cell."""
+    return fingerprint(dict(fields))
 
 
 # --- payloads, one per kind of effect --------------------------------------------------------
@@ -135,6 +142,10 @@ class StateSet:
     KIND: ClassVar[str] = "state.set"
     key: str
     value: JsonValue
+
+
+#: The archive file's first column: the record id (see :class:`ArchiveExport`).
+RECORD_ID_COLUMN = "Record ID"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from integrations.airtable import AirtableClient
-from integrations.http import Clock
 from integrations.ledger import CallLedger
 from jobs.store.local import LocalStore
 from tests.fakes.airtable import FakeAirtable, FakeClock
-from tests.fakes.airtable_setup import TOKEN, provision  # there for bench/ too; the tests may import them from here
+from tests.fakes.airtable_setup import (  # there for bench/ too; the tests may import them from here
+    TOKEN,
+    client_clock,
+    provision,
+)
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -35,10 +38,6 @@ def base_ids(fake: FakeAirtable) -> dict[str, str]:
     fake.clock.advance(2)  # provisioning requests are out of the rate window
     fake.reset_counts()
     return ids
-
-
-def client_clock(clock: FakeClock) -> Clock:
-    return Clock(time=clock.time, sleep=clock.sleep, now=clock.now)
 
 
 @pytest.fixture

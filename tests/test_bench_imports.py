@@ -27,15 +27,38 @@ def imported_test_modules(node: ast.AST) -> set[str]:
     return found
 
 
+def helper_modules(node: ast.AST) -> set[Path]:
+    """The files of the tests/ helper modules an import statement names (tests.killing, …)."""
+    names: list[str] = []
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    out = set()
+    for name in names:
+        path = ROOT.joinpath(*name.split(".")).with_suffix(".py")
+        if name.startswith("tests.") and path.is_file():
+            out.add(path)
+    return out
+
+
 def test_bench_imports_no_test_module() -> None:
+    """Nor does a helper of tests/ that bench/ uses (followed to the end)."""
     scripts = sorted((ROOT / "bench").glob("*.py"))
     assert scripts, "bench/ has no scripts to check"
-    found = [
-        f"{path.relative_to(ROOT)}:{node.lineno} imports {module}"
-        for path in scripts
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-        for module in sorted(imported_test_modules(node))
-    ]
+    seen: set[Path] = set()
+    todo = list(scripts)
+    found = []
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in sorted(imported_test_modules(node))
+            ]
+            todo += sorted(helper_modules(node) - seen)
     assert found == [], "bench/ must take what it needs from tests/fakes/, not from test modules:\n" + "\n".join(found)
 
 

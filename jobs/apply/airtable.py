@@ -1,19 +1,27 @@
 """Airtable effects, through the writer: cell updates (batched), creates (upserts), deletes.
 
+A create into a base full under the record cap waits (:mod:`jobs.apply.room`); a delete (the
+archive) leaves out a record edited since it was chosen.
+
 Cell updates of one table that are next to each other in the queue are written together: up
 to 10 records a call, the cells of one record merged in queue order.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable
 from datetime import datetime
 
 from bases.records import Cell
 from integrations.airtable import AirtableError
 from jobs.apply.drain import EffectFailed, Result
+from jobs.apply.room import Room, is_cap_refusal
 from jobs.apply.writer import WRITE_BATCH, RecordWriter
-from jobs.plan import CellUpdate, Effect, RecordCreate, RecordDelete
+from jobs.plan import CellUpdate, Effect, RecordCreate, RecordDelete, record_version
+from jobs.store.edited import remember_edited
+
+log = logging.getLogger(__name__)
 
 
 def airtable_failed(exc: AirtableError) -> EffectFailed:
@@ -27,8 +35,9 @@ def _update(effect: Effect) -> CellUpdate:
 
 
 class AirtableExecutor:
-    def __init__(self, writer: RecordWriter) -> None:
+    def __init__(self, writer: RecordWriter, record_cap: int = 0) -> None:
         self.writer = writer
+        self.room = Room(writer.store, record_cap if writer.client is not None else 0)
 
     def run(self, effect: Effect) -> Result:
         p = effect.payload
@@ -39,13 +48,42 @@ class AirtableExecutor:
             return outcome
         try:
             if isinstance(p, RecordCreate):
-                return {"id": self.writer.create(p.base, p.table, p.merge_on, p.cells)}
+                return self._create(p)
             if isinstance(p, RecordDelete):
-                self.writer.delete(p.base, p.table, p.ids)
-                return {"deleted": len(p.ids)}
+                return self._delete(p)
         except AirtableError as exc:
             raise airtable_failed(exc) from None
         raise EffectFailed(f"Airtable cannot carry out {effect.kind}")
+
+    def _create(self, p: RecordCreate) -> Result:
+        """A create into a full base waits (see :mod:`jobs.apply.room`), without a call."""
+        full = self.room.check(p.base)
+        if full is not None:
+            raise full
+        try:
+            return {"id": self.writer.create(p.base, p.table, p.merge_on, p.cells)}
+        except AirtableError as exc:
+            if is_cap_refusal(exc):
+                raise self.room.refused(p.base) from None
+            raise
+
+    def _delete(self, p: RecordDelete) -> Result:
+        """Delete the records still as they were when chosen (compared with the mirror, which the
+        sync before keeps fresh); one edited since is kept, one deleted by someone is skipped."""
+        go, kept, gone = [], [], []
+        for rid in p.ids:
+            record = self.writer.store.get(p.base, p.table, rid)
+            if record is None:
+                gone.append(rid)
+            elif rid in p.versions and record_version(record.fields) != p.versions[rid]:
+                kept.append(rid)
+            else:
+                go.append(rid)
+        if kept:
+            log.info("%s %s edited since they were chosen: kept in Airtable", p.table, ", ".join(kept))
+            remember_edited(self.writer.store, kept, self.writer.now())
+        self.writer.delete(p.base, p.table, go)
+        return {"deleted": len(go), "kept": list(kept), "gone": list(gone)}
 
     def batch_key(self, effect: Effect) -> Hashable | None:
         p = effect.payload

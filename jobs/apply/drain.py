@@ -40,13 +40,16 @@ class EffectFailed(Exception):
     ``permanent``: trying again will not help until someone fixes data or settings.
     ``unknown``: the request may have been applied (the answer was lost): the effect stays
     *started* and is reconciled with the remote before it is ever run again.
+    ``held``: it waits for a person (e.g. room in a full Airtable base): it stays queued like a
+    transient failure, and its ``why`` is told (Sync Notes, or the managers' channel).
     """
 
-    def __init__(self, why: str, *, permanent: bool = True, unknown: bool = False) -> None:
+    def __init__(self, why: str, *, permanent: bool = True, unknown: bool = False, held: bool = False) -> None:
         super().__init__(why)
         self.why = why
-        self.permanent = permanent and not unknown
+        self.permanent = permanent and not unknown and not held
         self.unknown = unknown
+        self.held = held
 
     @classmethod
     def of(cls, exc: ServiceError, what: str = "") -> EffectFailed:
@@ -86,12 +89,14 @@ class DrainReport:
     failed: dict[str, str] = field(default_factory=dict)  # key → why
     unknown: dict[str, str] = field(default_factory=dict)  # key → what a person should check
     pending: int = 0  # left queued (transient failure, or outcome to reconcile) for the next run
+    held: list[tuple[Effect, str]] = field(default_factory=list)  # left queued for a person: why
 
     def merge(self, other: DrainReport) -> None:
         self.done += other.done
         self.failed.update(other.failed)
         self.unknown.update(other.unknown)
         self.pending += other.pending
+        self.held += other.held
 
 
 class Drain:
@@ -232,6 +237,8 @@ class Drain:
         else:
             self.queue.mark(effect.key, PLANNED, now, error=outcome.why)
             self.report.pending += 1
+            if outcome.held:
+                self.report.held.append((effect, outcome.why))
             self._wait_group(effect)
 
     def _stop_group(self, effect: Effect, why: str) -> None:

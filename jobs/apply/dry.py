@@ -12,10 +12,12 @@ from datetime import datetime
 from email import policy
 from email.parser import Parser
 
+from bases.schema import table_def
 from jobs.apply.drain import Executor, Result
 from jobs.apply.outbox import blocks_text
 from jobs.apply.writer import RecordWriter
 from jobs.plan import (
+    RECORD_ID_COLUMN,
     ArchiveExport,
     CellUpdate,
     ChannelPost,
@@ -60,7 +62,11 @@ def describe(effect: Effect) -> str:
         return f"Airtable {p.table} {p.id}: {cells}"
     if isinstance(p, RecordCreate):
         return f"Airtable {p.table}: new record {p.cells}"
-    if isinstance(p, RecordDelete | ArchiveExport):
+    if isinstance(p, ArchiveExport):
+        primary = table_def(p.base, p.table).primary.name
+        rows = "\n".join(f"{row.get(RECORD_ID_COLUMN)}  {row.get(primary) or ''}" for row in p.rows)
+        return f"archive: {effect.describe}:\n{_indent(rows)}"
+    if isinstance(p, RecordDelete):
         return f"archive: {effect.describe}"
     return effect.describe
 

@@ -186,6 +186,11 @@ class EffectQueue:
         row = self._db.execute("SELECT status FROM effects WHERE key=?", (key,)).fetchone()
         return str(row[0]) if row else None
 
+    def job_of(self, key: str) -> str:
+        """The job that queued an effect ("" when unknown)."""
+        row = self._db.execute("SELECT job FROM effects WHERE key=?", (key,)).fetchone()
+        return str(row[0] or "") if row else ""
+
     def error(self, key: str) -> str | None:
         row = self._db.execute("SELECT error FROM effects WHERE key=?", (key,)).fetchone()
         return str(row[0]) if row and row[0] else None

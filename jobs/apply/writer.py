@@ -14,13 +14,14 @@ from datetime import datetime
 
 from bases.records import Cell, cell_diff
 from bases.schema import table_def
-from integrations.airtable import AirtableClient, AirtableError
+from integrations.airtable import AirtableClient, AirtableError, BudgetExhausted
 from jobs.store.local import LocalStore
 
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 10  # Airtable takes at most 10 records a write call
 REFUSED = 422  # Airtable refuses the data itself (a bad value, an unknown option)
+GONE = (404, 422)  # a delete naming a record that is not there (any more)
 
 Changes = dict[str, dict[str, Cell]]
 
@@ -106,12 +107,35 @@ class RecordWriter:
         return record.id
 
     def delete(self, base: str, table: str, ids: list[str]) -> None:
-        """Delete from Airtable, 10 a call; the store keeps them, marked archived."""
+        """Delete from Airtable, 10 a call; the store keeps them, marked archived.
+
+        Marked first: a sync that sees them go before this run could record it must not forget
+        them. A delete repeated after a lost answer finds some gone (404): only those still
+        there are deleted. Refused (they are certainly still there): unmarked, and raised.
+        """
         for i in range(0, len(ids), WRITE_BATCH):
             chunk = ids[i : i + WRITE_BATCH]
-            if self.client is not None:
-                self.client.delete(base, table, chunk)
             self.store.mark_archived(base, table, chunk)
+            if self.client is None:
+                continue
+            try:
+                self._delete(base, table, chunk)
+            except AirtableError as exc:
+                if isinstance(exc, BudgetExhausted) or 400 <= exc.status < 500:
+                    self.store.mark_archived(base, table, chunk, archived=False)
+                raise
+
+    def _delete(self, base: str, table: str, chunk: list[str]) -> None:
+        assert self.client is not None
+        try:
+            self.client.delete(base, table, chunk)
+        except AirtableError as exc:
+            if exc.status not in GONE:
+                raise
+            primary = table_def(base, table).primary.name
+            still = sorted(r.id for r in self.client.records_by_id(base, table, chunk, fields=[primary]))
+            if still:
+                self.client.delete(base, table, still)
 
     def _isolate(
         self,

@@ -39,8 +39,8 @@ class Capacity:
 
     @property
     def full_bases(self) -> list[str]:
-        """Bases past 80% of the cap: time to archive (``partnerops archive``)."""
-        return [b for b in self.records if (self.share(b) or 0.0) > WARN_SHARE]
+        """Bases at 80% of the cap or more (as :func:`capacity_warning` warns): time to archive."""
+        return [b for b in self.records if (self.share(b) or 0.0) >= WARN_SHARE]
 
     @property
     def over_allowance(self) -> bool:

@@ -75,6 +75,9 @@ class CircleInputs:
     form_url: str = ""
     #: the scores a health plan not written yet would give (a dry run), by partner record id.
     scores: Mapping[str, tuple[int, date | None]] = field(default_factory=dict)
+    #: partner e-mails whose membership change of an earlier run is still queued (e.g. its
+    #: Members record waits for room in a full base): not decided again until it is done.
+    in_flight: frozenset[str] = frozenset()
 
 
 def configs(records: Sequence[Record]) -> tuple[dict[str, CircleConfig], dict[str, list[str]]]:
@@ -372,7 +375,9 @@ class _Planner:
         state = dict(cplan.zone_state)
         joined: list[str] = []
         for d in cplan.decisions:
-            if d.action in (JOIN, RETRY_PENDING):
+            if d.action in (JOIN, RETRY_PENDING, LEAVE) and d.email in self.inputs.in_flight:
+                self.plan.story.append(f"{circle.name}: {d.email} waits for an earlier change still being applied")
+            elif d.action in (JOIN, RETRY_PENDING):
                 self.join(circle, d, joined)
             elif d.action == LEAVE:
                 self.leave(circle, d)

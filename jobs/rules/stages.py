@@ -84,7 +84,7 @@ class _Planner:
         return self.plan
 
     def deal(self, deal: DealState) -> None:
-        row = self.referrals.get(deal.referral_id)
+        row = _referral_of(deal, self.referrals)
         if row is None:
             return
         cells: dict[str, Cell] = {}
@@ -139,12 +139,21 @@ class _Planner:
         )
 
 
+def _referral_of(deal: DealState, by_id: Mapping[str, ReferralRow]) -> ReferralRow | None:
+    """The referral a deal was pushed for; else the one whose CRM ID is the deal (a referral
+    brought back from the archive by hand has a new record id)."""
+    row = by_id.get(deal.referral_id)
+    if row is None:
+        row = next((r for r in by_id.values() if r.crm_id == deal.deal_id), None)
+    return row
+
+
 def partners_to_tell(inputs: StageInputs) -> list[str]:
     """The partners a message may go to (the read step looks them up in Slack)."""
     out = []
     by_id = {r.id: ReferralRow.of(r) for r in inputs.referrals}
     for deal in inputs.deals:
-        row = by_id.get(deal.referral_id)
+        row = _referral_of(deal, by_id)
         if row is not None and row.partner_email and row.crm_stage != deal.stage:
             out.append(row.partner_email)
     return out

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bases.fields import ActivityF, CircleF, MemberF, PartnerF, ReferralF
+from bases.records import Record
 from bases.rows import PartnerRow
 from bases.schema import BASES
 from integrations.slack import SlackError
 from jobs.app import App
 from jobs.apply.queue import DONE
+from jobs.rules import archive_rows
 from jobs.rules.capacity import Capacity
 from jobs.rules.circles import OUTBOX_USER, CircleInputs, decisions
 from jobs.rules.digest import DigestInputs, digest_key
@@ -37,6 +39,13 @@ SNAPSHOT_WEEKS = 26  # how far back the digest looks for its last snapshot (a mi
 
 def partners(app: App) -> list[PartnerRow]:
     return [PartnerRow.of(r) for r in app.store.all(PartnerF.BASE, PartnerF.TABLE)]
+
+
+def history(app: App, base: str, table: str) -> list[Record]:
+    """A table's records with those moved to the archive (history counts the same after archiving),
+    less an archived one that was brought back by hand (:func:`jobs.rules.archive_rows.history`)."""
+    live = frozenset(r.id for r in app.store.all(base, table))
+    return archive_rows.history(app.store.all(base, table, archived=True), live)
 
 
 def slack_users(app: App, emails: Iterable[str]) -> dict[str, str | None]:
@@ -64,8 +73,8 @@ def _unknown_users(rows: Iterable[PartnerRow], emails: Iterable[str]) -> list[st
 def read_health(app: App, now: datetime) -> HealthInputs:
     return HealthInputs(
         partners=app.store.all(PartnerF.BASE, PartnerF.TABLE),
-        referrals=app.store.all(ReferralF.BASE, ReferralF.TABLE, archived=True),
-        activities=app.store.all(ActivityF.BASE, ActivityF.TABLE, archived=True),
+        referrals=history(app, ReferralF.BASE, ReferralF.TABLE),
+        activities=history(app, ActivityF.BASE, ActivityF.TABLE),
         now=now,
         settings=app.settings.health,
     )
@@ -80,8 +89,8 @@ def read_circles(app: App, now: datetime) -> CircleInputs:
         now=now,
         slack_users={},
         last_message={},
-        referrals=app.store.all(ReferralF.BASE, ReferralF.TABLE, archived=True),
-        activities=app.store.all(ActivityF.BASE, ActivityF.TABLE, archived=True),
+        referrals=history(app, ReferralF.BASE, ReferralF.TABLE),
+        activities=history(app, ActivityF.BASE, ActivityF.TABLE),
         health=app.settings.health,
         manager_channel=app.settings.slack_manager_channel,
         form_url=app.settings.referral_form_url,
@@ -93,13 +102,14 @@ def read_circles(app: App, now: datetime) -> CircleInputs:
         if when is not None:
             last[email] = when
     users = slack_users(app, _unknown_users(partners(app), touched))
-    return CircleInputs(**{**base.__dict__, "slack_users": users, "last_message": last})
+    queued = frozenset(q.effect.target for q in app.queue.queued() if q.effect.key.startswith("member:"))
+    return CircleInputs(**{**base.__dict__, "slack_users": users, "last_message": last, "in_flight": queued})
 
 
 def read_referrals(app: App, now: datetime) -> ReferralInputs:
     live = frozenset(r.id for r in app.store.all(ReferralF.BASE, ReferralF.TABLE))
     base = ReferralInputs(
-        referrals=app.store.all(ReferralF.BASE, ReferralF.TABLE, archived=True),
+        referrals=history(app, ReferralF.BASE, ReferralF.TABLE),
         partners=app.store.all(PartnerF.BASE, PartnerF.TABLE),
         now=now,
         crm=app.crm.name if app.crm is not None else None,

@@ -25,11 +25,13 @@ from typing import Generic, Protocol, TypeVar
 
 from bases.fields import PartnerF
 from bases.records import Cell
+from bases.schema import base as base_def
 from integrations.airtable import AirtableError, BudgetExhausted
 from integrations.http import scrub
 from jobs.app import App
 from jobs.apply.drain import DrainReport, drain
-from jobs.plan import CellUpdate, Effect, JobOutcome, Plan, RecordRef, Status, fingerprint
+from jobs.messages.render import render
+from jobs.plan import CellUpdate, ChannelPost, Effect, JobOutcome, Plan, RecordCreate, RecordRef, Status, fingerprint
 from jobs.refused import stop_if_refused
 
 log = logging.getLogger(__name__)
@@ -158,13 +160,20 @@ def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, lef
     enqueued = app.queue.enqueue(plan.effects, now, job)
     report = drain(app.queue, app.executors(), app.now, say)
     report.merge(leftovers)
+    _own_held(app, job, report)
     delivery = delivery_notes(plan, report, enqueued.still_failing)
     app.store.set_notes(f"{job} (delivery)", {(r.base, r.table, r.id): t for r, t in delivery.items()})
-    later = notes_effects(app, f"{job}-delivery", composed(app, set(delivery)), now)
+    later = notes_effects(app, f"{job}-delivery", composed(app, set(delivery)), now) + held_posts(app, report, now)
     if later:
         app.queue.enqueue(later, now, job)
         report.merge(drain(app.queue, app.executors(), app.now, say))
+        _own_held(app, job, report)
     return outcome(job, plan, report, enqueued.still_failing, Status.PLANNED if app.dry else Status.DONE)
+
+
+def _own_held(app: App, job: str, report: DrainReport) -> None:
+    """An effect held for room is retried by every job's drain: only the job that planned it tells."""
+    report.held = [(e, why) for e, why in report.held if app.queue.job_of(e.key) in (job, "")]
 
 
 def _writable(app: App, effects: list[Effect]) -> list[Effect]:
@@ -196,14 +205,40 @@ def _live_fields(app: App, base: str, table: str) -> set[str] | None:
 def delivery_notes(plan: Plan, report: DrainReport, still_failing: dict[str, str]) -> dict[RecordRef, str]:
     """For each record an effect of this plan was about: why it failed ("" when nothing did)."""
     lines: dict[RecordRef, list[str]] = {}
+    held = {e.key: why for e, why in report.held}
     for e in plan.effects:
         if e.source is None:
             continue
-        why = report.failed.get(e.key) or report.unknown.get(e.key) or still_failing.get(e.key)
+        why = report.failed.get(e.key) or report.unknown.get(e.key) or held.get(e.key) or still_failing.get(e.key)
         lines.setdefault(e.source, [])
         if why:
             lines[e.source].append(f"{e.describe} failed: {why}")
     return {ref: "\n".join(w) for ref, w in lines.items()}
+
+
+def held_posts(app: App, report: DrainReport, now: datetime) -> list[Effect]:
+    """A create held because its base is full, about no record: the managers' channel is told,
+    once a day per base (the run's log and summary say it every time)."""
+    posts: dict[str, Effect] = {}
+    for effect, why in dict((e.key, (e, w)) for e, w in report.held).values():
+        p = effect.payload
+        log.warning("%s: waits: %s", effect.describe, why)
+        if effect.source is not None or not isinstance(p, RecordCreate):
+            continue
+        key = f"held:{p.base}:{now.date().isoformat()}"
+        text = render(
+            "base_full",
+            base=base_def(p.base).name,
+            count=max(app.store.count(p.base), app.settings.airtable_record_cap),
+            cap=app.settings.airtable_record_cap,
+            what=effect.describe,
+        )
+        channel = app.settings.slack_manager_channel
+        if channel and key not in posts:
+            posts[key] = Effect(
+                key, ChannelPost(channel, text), "managers", f"tell the managers the {p.base} base is full"
+            )
+    return list(posts.values())
 
 
 def composed(app: App, refs: set[RecordRef]) -> dict[RecordRef, str]:
@@ -236,6 +271,7 @@ def outcome(job: str, plan: Plan, report: DrainReport, still_failing: dict[str, 
         if e.counts_as is not None:
             counts[e.counts_as] += 1
     failures = [*plan.problems, *report.failed.values(), *report.unknown.values(), *still_failing.values()]
+    failures += list(dict.fromkeys(f"{e.describe}: waits: {why}" for e, why in report.held))
     fixes = [ref for ref, text in plan.notes.items() if text]
     if fixes:
         failures.append(f"{len(fixes)} record(s) need a fix: see their Sync Notes")

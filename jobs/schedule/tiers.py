@@ -23,6 +23,7 @@ from jobs.app import App
 from jobs.plan import JobOutcome, Status
 from jobs.rules.weeks import report_week
 from jobs.schedule import planner
+from jobs.schedule.archive_job import ARCHIVE_AUTO
 from jobs.schedule.planner import BudgetView, Plan
 from jobs.schedule.registry import ORDER, RULE_JOBS, digest_job
 from jobs.schedule.runner import Progress, Runnable, run_jobs
@@ -135,11 +136,15 @@ def next_due(app: App, plan: Plan, now: datetime, state: CadenceState) -> dateti
     return max(now, min(candidates))
 
 
-def jobs_for(tiers: list[str]) -> list[Runnable]:
-    """The jobs of these tiers in cycle order, with one sync of just the bases they need."""
+def jobs_for(tiers: list[str], *, archive: bool = False) -> list[Runnable]:
+    """The jobs of these tiers in cycle order, with one sync of just the bases they need.
+    With ``archive`` (ARCHIVE=auto) the daily tier archives right after its sync, where a base
+    has passed 80% of the record cap (before the jobs that may create records)."""
     bases = (*(DAILY_BASES if DAILY in tiers else ()), *(FRESH_BASES if FRESH in tiers else ()))
     names = {n for t in tiers for n in TIER_JOBS[t]}
     jobs: list[Runnable] = [SyncJob(bases)] if bases else []
+    if archive and DAILY in tiers:
+        jobs.append(ARCHIVE_AUTO)
     return jobs + [j for n in ORDER for j in _all_jobs() if j.name == n and n in names]
 
 
@@ -174,7 +179,7 @@ def tick(
     tiers = due_tiers(app, plan, now, state) + digest_tier(app, now, state)
     report = TickReport(now, plan, tiers)
     if tiers:
-        jobs = jobs_for(tiers)
+        jobs = jobs_for(tiers, archive=app.settings.archive == "auto")
         report.outcomes = run_jobs(app, jobs, now, progress=progress, should_stop=should_stop)
         if app.dry is None:
             record_runs(app, now, tiers, report.outcomes, complete=len(report.outcomes) == len(jobs))

@@ -150,9 +150,11 @@ class LocalStore:
             "DELETE FROM records WHERE base=? AND tbl=? AND id=? AND archived=0", [(base, table, i) for i in ids]
         )
 
-    def mark_archived(self, base: str, table: str, ids: Iterable[str]) -> None:
+    def mark_archived(self, base: str, table: str, ids: Iterable[str], *, archived: bool = True) -> None:
+        """Mark records moved to the archive (``archived=False``: back in Airtable after all)."""
         self._db.executemany(
-            "UPDATE records SET archived=1 WHERE base=? AND tbl=? AND id=?", [(base, table, i) for i in ids]
+            "UPDATE records SET archived=? WHERE base=? AND tbl=? AND id=?",
+            [(int(archived), base, table, i) for i in ids],
         )
 
     def is_archived(self, base: str, table: str, record_id: str) -> bool:

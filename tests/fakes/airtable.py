@@ -10,6 +10,9 @@ the 6th on a base within any 1.0 s (closed window, on the fake clock) is answere
 ``RATE_LIMIT_REACHED`` with Airtable's body, and so is every request on that base for the
 next 30 s.  ``sent`` logs the clock time and base of every request, for checking a client's
 own throttle (:meth:`FakeAirtable.busiest_second`).
+
+With ``record_cap`` (or ``record_caps[base_id]``) a base holds at most that many records, all
+tables together, as on Airtable's plans: a create past it is refused (422, see RECORD_CAP_TYPE).
 """
 
 from __future__ import annotations
@@ -74,6 +77,15 @@ BILLING_BODY: Json = {
         }
     ]
 }
+# A create that would take a base past its record cap (Free: 1,000 records per base, all tables
+# together). Airtable documents no API error for this case (searched its API reference, its
+# support pages and public issues and code): this body is our choice, in the shape of its
+# documented 422 answers ({"error": {"type", "message"}}) with a message naming the limit.
+RECORD_CAP_TYPE = "RECORD_LIMIT_EXCEEDED"
+RECORD_CAP_MESSAGE = (
+    "This base has reached the record limit of its plan ({cap} records). "
+    "Delete records or upgrade the workspace's plan to add more."
+)
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -462,10 +474,14 @@ class FakeAirtable(Served):
         monthly_limit: int | None = None,
         rate_limit: bool = True,
         seed: int = 20261101,
+        record_cap: int | None = None,
     ) -> None:
         self.token = token
         self.clock = clock or FakeClock()
         self.monthly_limit = monthly_limit
+        # Records a base may hold (all its tables); a create past it is refused. Per base: record_caps.
+        self.record_cap = record_cap
+        self.record_caps: dict[str, int] = {}
         self.rate_limit = rate_limit
         self.url = ""
         self.requests: list[tuple[str, str, int]] = []
@@ -886,6 +902,18 @@ class FakeAirtable(Served):
             "previous": {"cellValuesByFieldId": {f: before.get(f) for f in changed}},
         }
 
+    def base_records(self, base_id: str) -> int:
+        """Records the base holds, all tables together (what the record cap counts)."""
+        with self._lock:
+            return sum(len(t.records) for t in self._base(base_id).tables)
+
+    def _check_room(self, base: _Base, creates: int) -> None:
+        cap = self.record_caps.get(base.id, self.record_cap)
+        if cap is None or not creates:
+            return
+        if sum(len(t.records) for t in base.tables) + creates > cap:
+            raise _error(422, RECORD_CAP_TYPE, RECORD_CAP_MESSAGE.format(cap=cap))
+
     def _apply(
         self,
         base: _Base,
@@ -895,6 +923,7 @@ class FakeAirtable(Served):
         source: str,
     ) -> tuple[list[_Record], list[str], list[str]]:
         """Apply validated changes as one transaction and emit one payload."""
+        self._check_room(base, sum(1 for c in changes if c.record is None))
         self._commit_choices(pending)
         now = self.clock.time()
         records: list[_Record] = []

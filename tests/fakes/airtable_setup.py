@@ -12,7 +12,8 @@ import requests
 
 from bases.drift import create_base_body, link_fields
 from bases.schema import BASES
-from tests.fakes.airtable import FakeAirtable
+from integrations.http import Clock
+from tests.fakes.airtable import FakeAirtable, FakeClock
 
 TOKEN = "patFAKE.token-0123456789"
 
@@ -37,3 +38,8 @@ def _add_field_over_http(fake: FakeAirtable, base_id: str, table_id: str, field:
         timeout=5,
     )
     r.raise_for_status()
+
+
+def client_clock(clock: FakeClock) -> Clock:
+    """The program's clock on the fake's clock: penalties and waits cost no real seconds."""
+    return Clock(time=clock.time, sleep=clock.sleep, now=clock.now)
