@@ -1,6 +1,8 @@
 """Each job's ``read``: the only I/O before its plan — the store, and the outside look-ups the rules
-need (Slack users by e-mail, the CRM's deals). A dry run looks nothing up in Slack: a partner
-whose Slack user is not known yet stands for "found by e-mail".
+need (Slack users by e-mail, the CRM's deals, the names that sign messages). A dry run looks no
+partner up in Slack: a partner whose Slack user is not known yet stands for "found by e-mail".
+It does read the Owners' names (read-only, a handful of calls), so the messages it lists are
+signed as the real run would sign them.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from bases.fields import ActivityF, CircleF, MemberF, PartnerF, ReferralF
 from bases.rows import PartnerRow
 from integrations.slack import SlackError
 from jobs.app import App
+from jobs.messages.words import owner_key
 from jobs.rules.circles import OUTBOX_USER, CircleInputs, decisions
 from jobs.rules.health import HealthInputs
 from jobs.rules.intros import IntroInputs, new_intros
 from jobs.rules.referrals import ReferralInputs, receipts_due, registrations
-from jobs.rules.stages import StageInputs, partners_to_tell, read_since
+from jobs.rules.stages import StageInputs, needs_account_currency, partners_to_tell, read_since
 from jobs.schedule.runner import Skip
 from jobs.store.state import load_since, load_zone
 
@@ -44,6 +47,25 @@ def slack_users(app: App, emails: Iterable[str]) -> dict[str, str | None]:
             out[email] = app.slack.lookup_user_by_email(email)
         except SlackError as exc:
             log.warning("Slack look-up of %s failed (%s); tried again next run", email, exc)
+    return out
+
+
+def owner_names(app: App, emails: Iterable[str]) -> dict[str, str]:
+    """Who signs the messages to these partners: their Owner's e-mail (lower case) → the Owner's
+    Slack name. An Owner not in Slack, or whose look-up fails, is left out: their e-mail signs."""
+    wanted = {e.strip().lower() for e in emails}
+    owners = sorted({owner_key(r.owner) for r in partners(app) if r.email in wanted and r.owner})
+    if app.slack is None or not owners:
+        return {}
+    out: dict[str, str] = {}
+    for owner in owners:
+        try:
+            name = app.slack.user_name_by_email(owner)
+        except SlackError as exc:
+            log.warning("Slack look-up of the Owner %s failed (%s); their e-mail signs instead", owner, exc)
+            continue
+        if name:
+            out[owner] = name
     return out
 
 
@@ -84,7 +106,8 @@ def read_circles(app: App, now: datetime) -> CircleInputs:
         if when is not None:
             last[email] = when
     users = slack_users(app, _unknown_users(partners(app), touched))
-    return CircleInputs(**{**base.__dict__, "slack_users": users, "last_message": last})
+    names = owner_names(app, touched)
+    return CircleInputs(**{**base.__dict__, "slack_users": users, "last_message": last, "signatures": names})
 
 
 def read_referrals(app: App, now: datetime) -> ReferralInputs:
@@ -100,7 +123,8 @@ def read_referrals(app: App, now: datetime) -> ReferralInputs:
     by_id = {r.id: r for r in base.referrals}
     emails = [str(by_id[rid].get(ReferralF.PARTNER_EMAIL) or "").strip().lower() for rid in receipts_due(base, reg)]
     users = slack_users(app, _unknown_users(partners(app), [e for e in emails if e]))
-    return ReferralInputs(**{**base.__dict__, "slack_users": users, "registration": reg})
+    names = owner_names(app, emails)
+    return ReferralInputs(**{**base.__dict__, "slack_users": users, "registration": reg, "signatures": names})
 
 
 def read_stages(app: App, now: datetime) -> StageInputs:
@@ -117,9 +141,11 @@ def read_stages(app: App, now: datetime) -> StageInputs:
         now=now,
         since=since,
         alerts=app.settings.stage_alerts,
+        account_currency=app.crm.account_currency() if needs_account_currency(deals) else None,
     )
-    users = slack_users(app, _unknown_users(partners(app), partners_to_tell(base)))
-    return StageInputs(**{**base.__dict__, "slack_users": users})
+    told = partners_to_tell(base)
+    users = slack_users(app, _unknown_users(partners(app), told))
+    return StageInputs(**{**base.__dict__, "slack_users": users, "signatures": owner_names(app, told)})
 
 
 def read_intros(app: App, now: datetime) -> IntroInputs:
@@ -135,6 +161,7 @@ def read_intros(app: App, now: datetime) -> IntroInputs:
         now=now,
         email_from=app.settings.email_from,
         slack_users=slack_users(app, _unknown_users(partners(app), emails)),
+        signatures=owner_names(app, emails),
         in_flight=frozenset(queued),
         delivery=delivery,
     )
