@@ -43,6 +43,7 @@ class Welcome(ToPartner):
     CODES: ClassVar[dict[str, tuple[str, ...]]] = {"why": ("always_in", "score")}
     circle: str
     why: str
+    back: bool  # they were a member before
     perks: Multiline
     channel_id: Trusted
 
@@ -56,7 +57,8 @@ class AtRisk(ToPartner):
     recent: int
     recent_days: int
     leaves_on: str  # the day the rules would take them out if nothing changes; "" = not foreseen
-    kept_by: int  # new referrals before ``leaves_on`` that keep the seat (0: not a small number)
+    kept_by: int  # new referrals before ``leaves_on`` that keep the seat (0: not a small number)...
+    kept_until: str  # ... at least until this day
     form_link: Trusted
 
 

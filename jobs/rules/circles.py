@@ -174,6 +174,7 @@ class _Planner:
             signed_by=self.signed_by(view),
             circle=circle.name,
             why="always_in" if d.why == "always_in" else "score",
+            back=d.action == JOIN and d.member_id is not None,  # their Removed record is reused
             perks=Multiline(circle.perks),
             channel_id=Trusted(circle.channel_id or ""),
         ).text()
@@ -201,12 +202,14 @@ class _Planner:
     def at_risk_text(self, view: PartnerView, circle: CircleConfig) -> str:
         history, now = self.history(view), self.standing(view)
         leaving = leaves_on(circle, history, self.today)
+        keep, until = kept_by(circle, history, self.today, leaving) if leaving else (0, None)
         return AtRisk(
             first_name=first_name(view.name),
             signed_by=self.signed_by(view),
             circle=circle.name,
             leaves_on=day_words(leaving, self.today),
-            kept_by=kept_by(circle, history, self.today) if leaving else 0,
+            kept_by=keep,
+            kept_until=day_words(until, self.today),
             form_link=slack_link(self.inputs.form_url, "the referral form"),
             last_referral=month_words(now.last_referral_on, self.today),
             quiet=now.quiet,

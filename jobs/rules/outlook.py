@@ -1,5 +1,5 @@
 """What lies ahead for a circle member if nothing changes — so messages promise only what the
-rules will do: the day a member would leave and how many referrals keep the seat, how many
+rules will do: the day a member would leave and how many referrals keep the seat until when, how many
 referrals bring a removed one back and until when, and where their referrals stand today.
 
 Every answer comes from the same score model the health job uses (:func:`score_rows`), run on
@@ -23,6 +23,7 @@ from jobs.rules.scores import HealthSettings, score_rows
 HORIZON_DAYS = 60  # how far ahead a leave is looked for
 MAX_REFERRALS = 3  # beyond this, a message does not name a number
 RETURN_WINDOW_DAYS = 30  # how far ahead "n referrals by <day> bring you back" is checked
+KEEP_DAYS = 14  # "n referrals keep your seat" only when they keep it at least this long past the day it ends
 QUIET_AFTER_DAYS = 30  # a last referral older than this is "we have not had one since <month>"
 
 
@@ -79,12 +80,18 @@ def leaves_on(circle: CircleConfig, p: Partner, today: date, extra: int = 0) -> 
     return None
 
 
-def kept_by(circle: CircleConfig, p: Partner, today: date) -> int:
-    """How many new referrals keep the seat past the horizon (0: more than MAX_REFERRALS)."""
+def kept_by(circle: CircleConfig, p: Partner, today: date, ends: date) -> tuple[int, date | None]:
+    """How many new referrals arriving before ``ends`` keep the seat, and until at least when
+    (``(0, None)``: more than MAX_REFERRALS, or not for KEEP_DAYS past ``ends``).
+
+    Checked with the referrals arriving today: arriving later (before ``ends``) they are fresher
+    on every day after, so the seat is kept at least as long."""
     for n in range(1, MAX_REFERRALS + 1):
-        if leaves_on(circle, p, today, n) is None:
-            return n
-    return 0
+        leave = leaves_on(circle, p, today, n)
+        until = leave - timedelta(days=1) if leave else today + timedelta(days=HORIZON_DAYS)
+        if until >= ends + timedelta(days=KEEP_DAYS):
+            return n, until
+    return 0, None
 
 
 def _back(circle: CircleConfig, p: Partner, day: date, n: int) -> bool:
