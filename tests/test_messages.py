@@ -141,6 +141,7 @@ def test_a_message_speaks_plainly_escapes_every_value_and_fits(
     assert_speaks_to_people(text)
     assert_no_mention(text)
     assert_fits_whole(message, text)
+    assert not re.search(r"[.!?][A-Z]", _without_program_links(text)), text  # no sentence glued to the last
     # One line per inline value: the same message with short one-line values has as many lines.
     assert len(text.splitlines()) == len(build(cls, variant, codes, plain_inline=True).text().splitlines())
     assert not re.search(r"^[ \t]*Bcc:", text, re.MULTILINE)  # a header-looking line is indented
@@ -152,6 +153,7 @@ def test_a_message_with_empty_values_still_reads_well(cls: type[SlackMessage], c
     message = build(cls, "empty", codes)
     text = message.text()
     assert_speaks_to_people(text)
+    assert not re.search(r"[.!?][A-Z]", _without_program_links(text)), text
     for broken in ("**", "()", " ,", " .", " :", "  ", "\n\n\n", "“”", "<#>", "<|", ", ,"):
         assert broken not in text, f"{broken!r} in {text!r}"
     for line in text.splitlines():
