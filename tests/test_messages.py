@@ -22,7 +22,7 @@ from bases.schema import BASES
 from integrations.slack import SlackClient
 from integrations.slack_format import SECTION_TEXT_MAX, escape_inline, fit_message, plain_section
 from jobs.messages.email import Intro, intro_eml
-from jobs.messages.partner import SLACK_MESSAGES, SlackMessage, ToPartner
+from jobs.messages.partner import SLACK_MESSAGES, JoinPost, SlackMessage, ToPartner
 from jobs.messages.render import Multiline, Trusted, template_names
 from jobs.messages.words import slack_link
 from tests.fakes.slack import FakeSlack
@@ -57,7 +57,7 @@ def _value(kind: Any, variant: str) -> Any:
     if kind is Trusted:
         return Trusted("") if variant == "empty" else None  # filled by field name below
     if kind is int:
-        return {"hostile": 1, "huge": 2, "empty": 0, "plain": 1}[variant]
+        return {"hostile": 1, "huge": 3, "empty": 0, "plain": 2}[variant]
     if kind is bool:
         return variant in ("hostile", "plain")
     if kind == tuple[str, ...]:
@@ -160,6 +160,15 @@ def test_a_message_with_empty_values_still_reads_well(cls: type[SlackMessage], c
         assert line.strip() not in ("—", "-", ":"), text
     if isinstance(message, ToPartner):
         assert text.splitlines()[-1].lower().endswith("the partner team"), text
+
+
+def test_the_join_post_names_people_as_people_list_them() -> None:
+    names = ["Ana Li", "Ben Ode", "Cai Wu"]
+    assert JoinPost.of(names[:1]).text() == "Please welcome Ana Li to the circle!"
+    assert JoinPost.of(names[:2]).text() == "Please welcome Ana Li and Ben Ode to the circle!"
+    assert JoinPost.of(names).text() == "Please welcome Ana Li, Ben Ode and Cai Wu to the circle!"
+    many = JoinPost.of([f"P{i}" for i in range(13)]).text()
+    assert many == "Please welcome P0, P1, P2, P3, P4, P5, P6, P7, P8, P9 and three more partners to the circle!"
 
 
 def test_the_messages_are_accepted_by_slack_as_the_executor_sends_them() -> None:
