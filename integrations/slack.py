@@ -207,6 +207,28 @@ class SlackClient:
         uid = user.get("id")
         return str(uid) if uid else None
 
+    def user_name_by_email(self, email: str) -> str | None:
+        """The name people see for the member with this e-mail: their display name, else their
+        real name; None when no (active) member has this e-mail or Slack holds no name for them.
+
+        One ``users.lookupByEmail`` call (``users:read.email``), retried and raised like
+        :meth:`lookup_user_by_email`.
+        """
+        try:
+            data = self._call("users.lookupByEmail", self._web.users_lookupByEmail, email=email)
+        except SlackError as exc:
+            if exc.code in NOT_FOUND_CODES and exc.status == 200:
+                return None
+            raise
+        user = data.get("user") or {}
+        if user.get("deleted"):
+            return None
+        profile = user.get("profile") or {}
+        for name in (profile.get("display_name"), profile.get("real_name"), user.get("real_name")):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
+
     def invite(self, channel: str, user_id: str) -> str:
         """Add one user to a channel: "invited", or "already_in" when they were a member already."""
         try:

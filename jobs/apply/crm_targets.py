@@ -9,6 +9,7 @@ be read back (HubSpot) also says how the deals it got have moved since (:meth:`r
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +20,8 @@ from integrations.hubspot import HubSpotClient, HubSpotError
 from integrations.webhook import WebhookClient, WebhookError
 from jobs.apply.crm_document import Document, build_document
 from jobs.plan import DealState
+
+log = logging.getLogger(__name__)
 
 REFERRAL_ID_PROPERTY = "partnerops_referral_id"
 DEAL_PROPERTIES: list[dict[str, Any]] = [
@@ -86,6 +89,11 @@ class CrmTarget(Protocol):
         """The pushed deals modified since ``since``; None when this CRM cannot be read back."""
         ...
 
+    def account_currency(self) -> str | None:
+        """The account's own currency (ISO 4217): a deal read back without a currency is in it.
+        None when this CRM does not say, or could not be asked now."""
+        ...
+
 
 def document(referral: Referral, occurred_at: str) -> Document:
     """The JSON document of one accepted referral (webhook body and outbox file): one documented
@@ -132,6 +140,9 @@ class WebhookTarget:
 
     def read_back(self, since: datetime) -> list[DealState] | None:
         return None  # a webhook cannot be asked how its deals moved
+
+    def account_currency(self) -> str | None:
+        return None
 
 
 class HubSpotTarget:
@@ -219,6 +230,16 @@ class HubSpotTarget:
             )
         return out
 
+    def account_currency(self) -> str | None:
+        """HubSpot's company currency (the account details; one call, cached by the client).
+        None when HubSpot cannot be asked now: a won message then names no amount rather than
+        an amount without its currency."""
+        try:
+            return self.client.company_currency()
+        except HubSpotError as exc:
+            log.warning("HubSpot's company currency could not be read (%s)", exc)
+            return None
+
 
 READ_PROPERTIES = ["dealstage", "amount", "dealname", "hs_lastmodifieddate", "deal_currency_code"]
 
@@ -272,4 +293,7 @@ class OutboxTarget:
         return None
 
     def read_back(self, since: datetime) -> list[DealState] | None:
+        return None
+
+    def account_currency(self) -> str | None:
         return None

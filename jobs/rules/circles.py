@@ -16,7 +16,9 @@ from datetime import date, datetime, timedelta, timezone
 from bases.fields import CircleF, MemberF, MemberStatus, PartnerF
 from bases.records import Cell, Record, format_date
 from bases.rows import ActivityRow, PartnerRow, ReferralRow
-from jobs.messages.render import Multiline, Trusted, first_name, render
+from jobs.messages.partner import AtRisk, JoinPost, PendingNote, Removal, Welcome
+from jobs.messages.render import Multiline, Trusted
+from jobs.messages.words import day_words, first_name, month_words, signer, slack_link
 from jobs.plan import (
     CellUpdate,
     ChannelPost,
@@ -43,7 +45,7 @@ from jobs.rules.circle_rules import (
     PartnerView,
     plan_circles,
 )
-from jobs.rules.outlook import Outlook, outlook
+from jobs.rules.outlook import Partner, Standing, kept_by, leaves_on, referrals_to_return, return_by, standing
 from jobs.rules.scores import HealthSettings, is_sourced
 from jobs.store.state import ZONE, ZoneState
 
@@ -69,7 +71,7 @@ class CircleInputs:
     referrals: Sequence[Record] = ()
     activities: Sequence[Record] = ()
     health: HealthSettings = field(default_factory=HealthSettings)
-    #: Owner e-mail → how their messages are signed (their Slack name, else the e-mail).
+    #: Owner e-mail (lower case) → their Slack name: who signs (else the Owner's e-mail).
     signatures: Mapping[str, str] = field(default_factory=dict)
     manager_channel: str = ""
     form_url: str = ""
@@ -127,11 +129,6 @@ def decisions(inputs: CircleInputs) -> dict[str, CirclePlan]:
     return plan_circles([c for c in circles.values() if c.runs], list(by_email.values()), members, today, inputs.zone)
 
 
-def month_words(day: date | None) -> str:
-    """ "March", or "March 2025" when it is not this year's — how people say it."""
-    return "" if day is None else f"{day:%B}"
-
-
 class _Planner:
     def __init__(self, inputs: CircleInputs) -> None:
         self.inputs = inputs
@@ -149,10 +146,10 @@ class _Planner:
             for pid in set(a.partner_ids):
                 self.acts.setdefault(pid, []).append(a)
 
-    def outlook(self, view: PartnerView, circle: CircleConfig) -> Outlook:
+    def history(self, view: PartnerView) -> Partner:
         row = self.rows[view.id]
         refs, acts = self.refs.get(view.email, []), self.acts.get(view.id, [])
-        return outlook(circle, row, refs, acts, self.today, self.inputs.health)
+        return Partner(row, refs, acts, self.inputs.health)
 
     # helpers ------------------------------------------------------------------------------------
 
@@ -165,22 +162,63 @@ class _Planner:
     def looked_up(self, view: PartnerView) -> bool:
         return bool(self.rows[view.id].slack_user_id) or view.email in self.inputs.slack_users
 
-    def signature(self, view: PartnerView) -> str:
-        owner = self.rows[view.id].owner
-        name = self.inputs.signatures.get(owner, owner) if owner else ""
-        return f"— {name}" if name else "— the partner team"
+    # messages ---------------------------------------------------------------------------------------
 
-    def context(self, view: PartnerView, circle: CircleConfig) -> dict[str, object]:
-        ahead = self.outlook(view, circle)
-        return {
-            "first_name": first_name(view.name),
-            "circle": circle.name,
-            "signature": self.signature(view),
-            "form_url": Trusted(self.inputs.form_url),
-            "last_referral": month_words(view.last_referral_on),
-            "leaves_on": f"{ahead.leaves_on:%B} {ahead.leaves_on.day}" if ahead.leaves_on else "",
-            "come_back": ahead.referrals_to_return,
-        }
+    def signed_by(self, view: PartnerView) -> str:
+        return signer(self.rows[view.id].owner, self.inputs.signatures)
+
+    def standing(self, view: PartnerView) -> Standing:
+        """Where the partner's referrals stand: the reason a message gives (see ``reason.j2``)."""
+        return standing(self.history(view), self.today)
+
+    def welcome(self, view: PartnerView, circle: CircleConfig, d: Decision) -> str:
+        return Welcome(
+            first_name=first_name(view.name),
+            signed_by=self.signed_by(view),
+            circle=circle.name,
+            why="always_in" if d.why == "always_in" else "score",
+            back=d.action == JOIN and d.member_id is not None,  # their Removed record is reused
+            perks=Multiline(circle.perks),
+            channel_id=Trusted(circle.channel_id or ""),
+        ).text()
+
+    def removal(self, view: PartnerView, circle: CircleConfig, d: Decision) -> str:
+        history, now = self.history(view), self.standing(view)
+        back = referrals_to_return(circle, history, self.today)
+        until = return_by(circle, history, self.today, back) if back else None
+        return Removal(
+            first_name=first_name(view.name),
+            signed_by=self.signed_by(view),
+            circle=circle.name,
+            why=d.why if d.why in Removal.CODES["why"] else "low_score",
+            reply_to=self.rows[view.id].owner or "",
+            come_back=back if until else 0,
+            return_by=day_words(until, self.today),
+            capped=circle.max_members is not None,
+            form_link=slack_link(self.inputs.form_url, "the referral form"),
+            last_referral=month_words(now.last_referral_on, self.today),
+            quiet=now.quiet,
+            recent=now.recent,
+            recent_days=now.recent_days,
+        ).text()
+
+    def at_risk_text(self, view: PartnerView, circle: CircleConfig) -> str:
+        history, now = self.history(view), self.standing(view)
+        leaving = leaves_on(circle, history, self.today)
+        keep, until = kept_by(circle, history, self.today, leaving) if leaving else (0, None)
+        return AtRisk(
+            first_name=first_name(view.name),
+            signed_by=self.signed_by(view),
+            circle=circle.name,
+            leaves_on=day_words(leaving, self.today),
+            kept_by=keep,
+            kept_until=day_words(until, self.today),
+            form_link=slack_link(self.inputs.form_url, "the referral form"),
+            last_referral=month_words(now.last_referral_on, self.today),
+            quiet=now.quiet,
+            recent=now.recent,
+            recent_days=now.recent_days,
+        ).text()
 
     def member(
         self, circle: CircleConfig, d: Decision, view: PartnerView, status: str, group: str, count: Count, **cells: Cell
@@ -275,10 +313,7 @@ class _Planner:
         }
         self.member(circle, d, view, MemberStatus.ACTIVE, group, Count.JOINS, **cells)
         if not view.do_not_message:
-            ctx = self.context(view, circle)
-            text = render(
-                "welcome", why=d.why, perks=Multiline(circle.perks), channel_id=Trusted(circle.channel_id or ""), **ctx
-            )
+            text = self.welcome(view, circle, d)
             self.dm(f"welcome:{group}", view, user, text, f"welcome {view.name} to {circle.name}", group, None)
         joined.append(view.name)
         self.plan.story.append(f"{circle.name}: {view.name} joins ({d.reason})")
@@ -288,7 +323,7 @@ class _Planner:
             return  # still not in Slack; the managers were told already
         self.member(circle, d, view, MemberStatus.PENDING_INVITE, group, Count.PENDING_INVITES)
         if self.inputs.manager_channel:
-            text = render("pending_note", name=view.name, email=view.email, circle=circle.name)
+            text = PendingNote(name=view.name, email=view.email, circle=circle.name).text()
             post = ChannelPost(self.inputs.manager_channel, text)
             describe = f"tell the managers {view.name} is not in Slack"
             self.plan.add(
@@ -313,7 +348,7 @@ class _Planner:
         cells: dict[str, Cell] = {MemberF.REMOVED_ON: format_date(self.today), MemberF.REASON: d.reason}
         self.member(circle, d, view, MemberStatus.REMOVED, group, Count.LEAVES, **cells)
         if user is not None and not view.do_not_message:
-            text = render("removal", why=d.why, **self.context(view, circle))
+            text = self.removal(view, circle, d)
             describe = f"tell {view.name} why they left {circle.name}"
             self.dm(f"removal:{group}", view, user, text, describe, group, None)
         self.plan.story.append(f"{circle.name}: {view.name} leaves ({d.reason})")
@@ -334,14 +369,14 @@ class _Planner:
         user = self.user(view) if self.looked_up(view) else None
         if user is None:
             return False
-        text = render("at_risk", **self.context(view, circle))
+        text = self.at_risk_text(view, circle)
         key = f"{NUDGE_PREFIX}atrisk:{circle.id}:{view.email}:{self.today}"
         self.dm(key, view, user, text, f"at-risk nudge to {view.name}", "", Count.AT_RISK_NUDGES)
         self.plan.story.append(f"{circle.name}: {view.name} nudged — at risk ({d.reason})")
         return True
 
     def join_post(self, circle: CircleConfig, names: list[str]) -> None:
-        post = ChannelPost(circle.channel_id or "", render("join_post", names=names))
+        post = ChannelPost(circle.channel_id or "", JoinPost.of(names).text())
         key = f"joinpost:{circle.id}:{self.today}:{fingerprint(sorted(names))}"
         self.plan.add(Effect(key, post, circle.channel_id or "", f"post in {circle.name}: {len(names)} new member(s)"))
 

@@ -4,8 +4,11 @@ A New To-partner record becomes one group of effects, in this order:
 
 1. Intro Sent At is written first — the claim: from then on Airtable itself says the intro is
    under way, so neither a re-run nor a home restored from an older copy starts it again;
-2. a Slack message to the partner (optional: if Slack refuses it, the e-mail still goes);
-3. the intro e-mail to the partner with the referred contact in Cc, sent at most once;
+2. the intro e-mail to the partner with the referred contact in Cc, sent at most once, from
+   the partner's Owner;
+3. a Slack message to the partner saying the e-mail is out (optional: if Slack refuses it, the
+   referral is still introduced; and it goes only once the e-mail did, so it never announces an
+   e-mail that is not there);
 4. Status Introduced.
 
 A record with Intro Sent At but still New and nothing of it left in the queue is *in doubt*:
@@ -25,7 +28,9 @@ from bases.fields import Direction, PartnerF, ReferralF, RefStatus
 from bases.records import Cell, Record, format_datetime
 from bases.rows import PartnerRow, ReferralRow
 from jobs.messages.email import Intro, intro_eml
-from jobs.messages.render import Multiline, first_name, render
+from jobs.messages.partner import IntroNote
+from jobs.messages.render import Multiline
+from jobs.messages.words import first_name, signer
 from jobs.plan import CellUpdate, Count, DirectMessage, Effect, EmailSend, Plan, RecordRef
 
 NEW_STATUSES = frozenset({RefStatus.NEW})
@@ -39,6 +44,7 @@ class IntroInputs:
     email_from: str = ""
     #: partner e-mail → Slack user id (None: not in Slack), looked up for the partners of new intros.
     slack_users: Mapping[str, str | None] = field(default_factory=dict)
+    #: Owner e-mail (lower case) → their Slack name: who signs (else the Owner's e-mail).
     signatures: Mapping[str, str] = field(default_factory=dict)
     #: referrals whose intro effects are still queued (under way: not in doubt).
     in_flight: frozenset[str] = frozenset()
@@ -89,9 +95,8 @@ class _Planner:
         return notes
 
     def signer(self, partner: PartnerRow) -> tuple[str, str]:
-        if not partner.owner:
-            return "", ""
-        return self.inputs.signatures.get(partner.owner, partner.owner), partner.owner
+        """Who signs (the Owner's Slack name, else e-mail; "" → the partner team) and where replies go."""
+        return signer(partner.owner, self.inputs.signatures), (partner.owner or "").strip()
 
     def intro(self, row: ReferralRow, ref: RecordRef) -> None:
         partner = self.partners.get(row.partner_email or "")
@@ -137,29 +142,6 @@ class _Planner:
                 source=ref,
             )
         )
-        user = partner.slack_user_id or self.inputs.slack_users.get(email)
-        if user and not partner.do_not_message:
-            text = render(
-                "intro_dm",
-                first_name=first_name(partner.name),
-                contact_name=row.contact_name or row.contact_email or "",
-                company=row.company,
-                notes=Multiline(row.notes),
-                contact_email=row.contact_email or "",
-                signature=f"— {owner}" if owner else "— the partner team",
-            )
-            self.plan.add(
-                Effect(
-                    f"intro-dm:{row.id}",
-                    DirectMessage(email, user, text),
-                    email,
-                    f"Slack: referral {name} to {partner.display_name}",
-                    group=group,
-                    optional=True,
-                    counts_as=Count.INTRO_MESSAGES,
-                    source=RecordRef(PartnerF.BASE, PartnerF.TABLE, partner.id),
-                )
-            )
         self.plan.add(
             Effect(
                 f"intro-email:{row.id}",
@@ -172,6 +154,28 @@ class _Planner:
                 source=ref,
             )
         )
+        user = partner.slack_user_id or self.inputs.slack_users.get(email)
+        if user and not partner.do_not_message:
+            text = IntroNote(
+                first_name=first_name(partner.name),
+                signed_by=owner,
+                contact_name=row.contact_name or row.contact_email or "",
+                contact_email=row.contact_email or "",
+                company=row.company,
+                notes=Multiline(row.notes),
+            ).text()
+            self.plan.add(
+                Effect(
+                    f"intro-dm:{row.id}",
+                    DirectMessage(email, user, text),
+                    email,
+                    f"Slack: referral {name} to {partner.display_name}",
+                    group=group,
+                    optional=True,
+                    counts_as=Count.INTRO_MESSAGES,
+                    source=RecordRef(PartnerF.BASE, PartnerF.TABLE, partner.id),
+                )
+            )
         done: dict[str, Cell] = {ReferralF.STATUS: RefStatus.INTRODUCED}
         self.plan.add(
             Effect(

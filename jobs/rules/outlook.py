@@ -1,5 +1,12 @@
 """What lies ahead for a circle member if nothing changes — so messages promise only what the
-rules will do: the day a member would leave, and how many referrals bring a removed one back."""
+rules will do: the day a member would leave and how many referrals keep the seat until when, how many
+referrals bring a removed one back and until when, and where their referrals stand today.
+
+Every answer comes from the same score model the health job uses (:func:`score_rows`), run on
+future days and with made-up referrals. Adding a referral never lowers a score (it raises
+recency and volume and leaves quality alone), so "n referrals today" being enough means n
+referrals on any later day up to the one named are enough too, for the days after they arrive.
+"""
 
 from __future__ import annotations
 
@@ -14,66 +21,106 @@ from jobs.rules.circle_config import CircleConfig
 from jobs.rules.scores import HealthSettings, score_rows
 
 HORIZON_DAYS = 60  # how far ahead a leave is looked for
-MAX_REFERRALS_TO_RETURN = 3  # beyond this, the message does not name a number
+MAX_REFERRALS = 3  # beyond this, a message does not name a number
+RETURN_WINDOW_DAYS = 30  # how far ahead "n referrals by <day> bring you back" is checked
+KEEP_DAYS = 14  # "n referrals keep your seat" only when they keep it at least this long past the day it ends
+QUIET_AFTER_DAYS = 30  # a last referral older than this is "we have not had one since <month>"
 
 
 @dataclass(frozen=True)
-class Outlook:
-    leaves_on: date | None  # the first day a leave rule would apply if nothing happens (within 60 days)
-    referrals_to_return: int  # new referrals today that would bring the partner in (0: more than 3)
+class Partner:
+    """One partner and the history the score model reads."""
+
+    row: PartnerRow
+    referrals: Sequence[ReferralRow]
+    activities: Sequence[ActivityRow]
+    settings: HealthSettings
+
+    def score(self, day: date, extra: int = 0, extra_on: date | None = None) -> tuple[int, date | None]:
+        """The score on ``day`` and the newest referral, with ``extra`` made-up referrals that
+        arrived on ``extra_on`` (default: ``day``)."""
+        made_up = [_new_referral(extra_on or day, n) for n in range(1, extra + 1)]
+        s = score_rows(self.row, [*self.referrals, *made_up], self.activities, day, self.settings)
+        return s.score, s.last_referral_on
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the partner's referrals stand today (the reason a message gives)."""
+
+    last_referral_on: date | None
+    quiet: bool  # the newest referral is more than QUIET_AFTER_DAYS old (or there is none)
+    recent: int  # referrals in the score's volume window
+    recent_days: int
+
+
+def standing(p: Partner, today: date) -> Standing:
+    s = score_rows(p.row, p.referrals, p.activities, today, p.settings)
+    last = s.last_referral_on
+    quiet = last is None or (today - last).days > QUIET_AFTER_DAYS
+    return Standing(last, quiet, s.referrals_90d, p.settings.volume_window_days)
 
 
 def _stale(last: date | None, day: date, circle: CircleConfig) -> bool:
     return last is None or (day - last).days > circle.stale_after_days
 
 
-def leaves_on(
-    circle: CircleConfig,
-    partner: PartnerRow,
-    referrals: Sequence[ReferralRow],
-    activities: Sequence[ActivityRow],
-    today: date,
-    settings: HealthSettings,
-) -> date | None:
+def _leaves(circle: CircleConfig, p: Partner, day: date, extra: int, today: date) -> bool:
+    score, last = p.score(day, extra, today)
+    return score < circle.leave or _stale(last, day, circle)
+
+
+def leaves_on(circle: CircleConfig, p: Partner, today: date, extra: int = 0) -> date | None:
+    """The first day (within HORIZON_DAYS) a leave rule would apply if nothing changes — or
+    with ``extra`` new referrals today."""
     for ahead in range(1, HORIZON_DAYS + 1):
         day = today + timedelta(days=ahead)
-        score = score_rows(partner, referrals, activities, day, settings)
-        if score.score < circle.leave or _stale(score.last_referral_on, day, circle):
+        if _leaves(circle, p, day, extra, today):
             return day
     return None
 
 
-def _new_referral(today: date, n: int) -> ReferralRow:
-    created = format_datetime(datetime.combine(today, time(0, 0), tzinfo=timezone.utc))
-    fields = {ReferralF.DIRECTION: Direction.FROM_PARTNER, ReferralF.STATUS: RefStatus.ACCEPTED}
-    return ReferralRow.of(Record(f"recOUTLOOK{n:07d}", created, fields))
+def kept_by(circle: CircleConfig, p: Partner, today: date, ends: date) -> tuple[int, date | None]:
+    """How many new referrals arriving before ``ends`` keep the seat, and until at least when
+    (``(0, None)``: more than MAX_REFERRALS, or not for KEEP_DAYS past ``ends``).
+
+    Checked with the referrals arriving today: arriving later (before ``ends``) they are fresher
+    on every day after, so the seat is kept at least as long."""
+    for n in range(1, MAX_REFERRALS + 1):
+        leave = leaves_on(circle, p, today, n)
+        until = leave - timedelta(days=1) if leave else today + timedelta(days=HORIZON_DAYS)
+        if until >= ends + timedelta(days=KEEP_DAYS):
+            return n, until
+    return 0, None
 
 
-def referrals_to_return(
-    circle: CircleConfig,
-    partner: PartnerRow,
-    referrals: Sequence[ReferralRow],
-    activities: Sequence[ActivityRow],
-    today: date,
-    settings: HealthSettings,
-) -> int:
-    extra: list[ReferralRow] = []
-    for n in range(1, MAX_REFERRALS_TO_RETURN + 1):
-        extra.append(_new_referral(today, n))
-        if score_rows(partner, [*referrals, *extra], activities, today, settings).score >= circle.enter:
+def _back(circle: CircleConfig, p: Partner, day: date, n: int) -> bool:
+    """``n`` referrals arriving on ``day`` lift the score to Enter Score that day and the next
+    (the daily run that invites may come a day later)."""
+    return all(p.score(on, n, day)[0] >= circle.enter for on in (day, day + timedelta(days=1)))
+
+
+def referrals_to_return(circle: CircleConfig, p: Partner, today: date) -> int:
+    """How many new referrals today would bring the partner in again (0: more than MAX_REFERRALS)."""
+    for n in range(1, MAX_REFERRALS + 1):
+        if _back(circle, p, today, n):
             return n
     return 0
 
 
-def outlook(
-    circle: CircleConfig,
-    partner: PartnerRow,
-    referrals: Sequence[ReferralRow],
-    activities: Sequence[ActivityRow],
-    today: date,
-    settings: HealthSettings,
-) -> Outlook:
-    return Outlook(
-        leaves_on(circle, partner, referrals, activities, today, settings),
-        referrals_to_return(circle, partner, referrals, activities, today, settings),
-    )
+def return_by(circle: CircleConfig, p: Partner, today: date, n: int) -> date | None:
+    """The last day (within RETURN_WINDOW_DAYS) up to which ``n`` new referrals, arriving on any
+    day until then, bring the partner in again; None when even today's are not enough."""
+    last: date | None = None
+    for ahead in range(RETURN_WINDOW_DAYS + 1):
+        day = today + timedelta(days=ahead)
+        if not _back(circle, p, day, n):
+            break
+        last = day
+    return last
+
+
+def _new_referral(day: date, n: int) -> ReferralRow:
+    created = format_datetime(datetime.combine(day, time(0, 0), tzinfo=timezone.utc))
+    fields = {ReferralF.DIRECTION: Direction.FROM_PARTNER, ReferralF.STATUS: RefStatus.ACCEPTED}
+    return ReferralRow.of(Record(f"recOUTLOOK{n:07d}", created, fields))

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from bases.fields import Direction, PartnerF, ReferralF, RefStatus
-from bases.records import Cell, Record, format_date
+from bases.records import Cell, Record
 from bases.rows import PartnerRow, ReferralRow
-from jobs.messages.render import first_name, render
+from jobs.messages.partner import Receipt
+from jobs.messages.words import day_words, first_name, referral_words, signer
 from jobs.plan import CellUpdate, Count, CrmPush, DirectMessage, Effect, Plan, RecordRef, fingerprint
 from jobs.rules.registration import ReferralSettings, RegistrationPlan, plan_registrations
 
@@ -33,6 +34,7 @@ class ReferralInputs:
     live: frozenset[str] = frozenset()  # ids of the referrals still in Airtable (empty: all are)
     #: partner e-mail → Slack user id (None: not in Slack); looked up for the receipts.
     slack_users: Mapping[str, str | None] = field(default_factory=dict)
+    #: Owner e-mail (lower case) → their Slack name: who signs (else the Owner's e-mail).
     signatures: Mapping[str, str] = field(default_factory=dict)
     settings: ReferralSettings = field(default_factory=ReferralSettings)
     #: the registration decisions, when the read step already made them (to know whom to look up)
@@ -144,16 +146,15 @@ class _Planner:
             return
         accepted = rid in self.reg.accepted
         expires = self.reg.cells.get(rid, {}).get(ReferralF.EXPIRES_ON)
-        earlier: date | None = self.reg.earlier.get(rid)
-        text = render(
-            "receipt",
-            outcome="accepted" if accepted else "duplicate",
+        today = self.inputs.now.astimezone(timezone.utc).date()
+        text = Receipt(
             first_name=first_name(partner.name),
-            referral=row.company or row.name,
-            expires_on=_day(str(expires or "")),
-            registered_on=_day(format_date(earlier)) if earlier else "",
-            signature=_signature(partner, self.inputs.signatures),
-        )
+            signed_by=signer(partner.owner, self.inputs.signatures),
+            outcome="accepted" if accepted else "own" if rid in self.reg.own else "duplicate",
+            referral=referral_words(row.company, row.contact_name, row.name),
+            expires_on=day_words(_date(expires)),
+            registered_on=day_words(self.reg.earlier.get(rid), today),
+        ).text()
         self.plan.add(
             Effect(
                 f"receipt:{rid}",
@@ -167,18 +168,12 @@ class _Planner:
         )
 
 
-def _day(iso: str) -> str:
-    """ "2026-03-01" → "March 1, 2026"."""
+def _date(cell: Cell) -> date | None:
+    """A date cell ("2026-03-01") as a date; None when empty or unreadable."""
     try:
-        d = date.fromisoformat(iso[:10])
+        return date.fromisoformat(str(cell)[:10]) if cell else None
     except ValueError:
-        return iso
-    return f"{d:%B} {d.day}, {d.year}"
-
-
-def _signature(partner: PartnerRow, signatures: Mapping[str, str]) -> str:
-    name = signatures.get(partner.owner, partner.owner) if partner.owner else ""
-    return f"— {name}" if name else "— the partner team"
+        return None
 
 
 def plan_referrals(inputs: ReferralInputs) -> Plan:

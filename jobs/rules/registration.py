@@ -239,6 +239,8 @@ class RegistrationPlan:
     rejected_notes: dict[str, str] = field(default_factory=dict)
     #: record id of each new Duplicate → the day the earlier registration that holds its key was made.
     earlier: dict[str, date] = field(default_factory=dict)
+    #: the new Duplicates whose earlier registration is the same partner's (their receipt says so).
+    own: set[str] = field(default_factory=set)
     #: record id → this job's Sync Notes of every registration it decided on ("" = nothing wrong).
     notes: dict[str, str] = field(default_factory=dict)
     #: record ids newly Expired.
@@ -420,6 +422,8 @@ def plan_registrations(
             plan.earlier[reg.record.id] = winner.registered
             plan.keys[reg.record.id] = key
             same = " (same partner)" if winner.partner() == reg.partner() else ""
+            if same:
+                plan.own.add(reg.record.id)
             plan.summary_lines.append(f"Duplicate: {reg.name()} ({reg.partner()}) — {key} is held by {conflict}{same}")
             continue
 

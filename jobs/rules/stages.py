@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from bases.fields import PartnerF, ReferralF, RefStatus
 from bases.records import Cell, Record
 from bases.rows import PartnerRow, ReferralRow
-from jobs.messages.render import first_name, render
+from jobs.messages.partner import StageNews
+from jobs.messages.words import first_name, money, referral_words, signer
 from jobs.plan import CellUpdate, Count, DealState, DirectMessage, Effect, Plan, RecordRef, StateSet, fingerprint
 from jobs.store.state import STAGES_SINCE
 
@@ -34,20 +35,16 @@ class StageInputs:
     now: datetime
     since: datetime  # where this read started (the state to move on from)
     alerts: str = "closed"  # STAGE_ALERTS
+    #: the CRM account's own currency: a deal without a currency of its own is in this one.
     account_currency: str | None = None
     slack_users: Mapping[str, str | None] = field(default_factory=dict)
+    #: Owner e-mail (lower case) → their Slack name: who signs (else the Owner's e-mail).
     signatures: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_since(saved: datetime | None, now: datetime) -> datetime:
     """Where the next read of the CRM starts: the last mark minus the overlap."""
     return (saved or now - FIRST_LOOKBACK) - OVERLAP
-
-
-def money(amount: float, currency: str | None) -> str:
-    """ "12,500 EUR" — the amount as people write it, with its currency when known."""
-    text = f"{amount:,.2f}".removesuffix(".00")
-    return f"{text} {currency}" if currency else text
 
 
 def _status(deal: DealState) -> str | None:
@@ -106,8 +103,13 @@ class _Planner:
             Effect(key, CellUpdate(ReferralF.BASE, ReferralF.TABLE, row.id, cells), row.id, describe, source=ref)
         )
         self.plan.story.append(f"{row.name} → {deal.stage}")
-        if ReferralF.CRM_STAGE in cells and (self.inputs.alerts == "all" or deal.outcome in ("won", "lost")):
+        if ReferralF.CRM_STAGE in cells and alerted(deal, self.inputs.alerts):
             self.message(row, deal)
+
+    def amount(self, deal: DealState) -> str:
+        """ "12,000 EUR": named only with its currency (the deal's, else the account's), never bare."""
+        currency = deal.currency or self.inputs.account_currency
+        return money(deal.amount, currency) if deal.amount and currency else ""
 
     def message(self, row: ReferralRow, deal: DealState) -> None:
         partner = self.partners.get(row.partner_email or "")
@@ -116,17 +118,14 @@ class _Planner:
         user = partner.slack_user_id or self.inputs.slack_users.get(partner.email)
         if user is None:
             return
-        currency = deal.currency or self.inputs.account_currency
-        owner = self.inputs.signatures.get(partner.owner, partner.owner) if partner.owner else ""
-        text = render(
-            "stage_change",
+        text = StageNews(
             first_name=first_name(partner.name),
-            referral=row.name,
+            signed_by=signer(partner.owner, self.inputs.signatures),
+            outcome=deal.outcome if deal.outcome in StageNews.CODES["outcome"] else "open",
+            referral=referral_words(row.company, row.contact_name, row.name),
             stage=deal.stage,
-            outcome=deal.outcome,
-            amount=money(deal.amount, currency) if deal.amount else "",
-            signature=f"— {owner}" if owner else "— the partner team",
-        )
+            amount=self.amount(deal),
+        ).text()
         self.messages.append(
             Effect(
                 f"stage-msg:{row.id}:{deal.stage_id}",
@@ -148,13 +147,24 @@ def _referral_of(deal: DealState, by_id: Mapping[str, ReferralRow]) -> ReferralR
     return row
 
 
+def alerted(deal: DealState, alerts: str) -> bool:
+    """Whether a stage change is news for the partner: won or lost (``closed``), or any (``all``)."""
+    return alerts == "all" or deal.outcome in ("won", "lost")
+
+
+def needs_account_currency(deals: Sequence[DealState]) -> bool:
+    """Whether a won message may need the account's currency (a won deal with an amount but no
+    currency of its own): the read step asks the CRM only then."""
+    return any(d.outcome == "won" and d.amount and not d.currency for d in deals)
+
+
 def partners_to_tell(inputs: StageInputs) -> list[str]:
     """The partners a message may go to (the read step looks them up in Slack)."""
     out = []
     by_id = {r.id: ReferralRow.of(r) for r in inputs.referrals}
     for deal in inputs.deals:
         row = _referral_of(deal, by_id)
-        if row is not None and row.partner_email and row.crm_stage != deal.stage:
+        if row is not None and row.partner_email and row.crm_stage != deal.stage and alerted(deal, inputs.alerts):
             out.append(row.partner_email)
     return out
 

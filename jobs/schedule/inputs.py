@@ -1,6 +1,8 @@
 """Each job's ``read``: the only I/O before its plan — the store, and the outside look-ups the rules
-need (Slack users by e-mail, the CRM's deals). A dry run looks nothing up in Slack: a partner
-whose Slack user is not known yet stands for "found by e-mail".
+need (Slack users by e-mail, the CRM's deals, the names that sign messages). A dry run looks no
+partner up in Slack: a partner whose Slack user is not known yet stands for "found by e-mail".
+It does read the Owners' names (read-only, a handful of calls), so the messages it lists are
+signed as the real run would sign them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from bases.schema import BASES
 from integrations.slack import SlackError
 from jobs.app import App
 from jobs.apply.queue import DONE
+from jobs.messages.words import owner_key
 from jobs.rules import archive_rows
 from jobs.rules.capacity import Capacity
 from jobs.rules.circles import OUTBOX_USER, CircleInputs, decisions
@@ -25,7 +28,7 @@ from jobs.rules.health import HealthInputs
 from jobs.rules.intros import IntroInputs, new_intros
 from jobs.rules.referrals import ReferralInputs, receipts_due, registrations
 from jobs.rules.snapshots import WeeklySnapshot
-from jobs.rules.stages import StageInputs, partners_to_tell, read_since
+from jobs.rules.stages import StageInputs, needs_account_currency, partners_to_tell, read_since
 from jobs.rules.weeks import recent_weeks, report_week
 from jobs.schedule.runner import Skip
 from jobs.store.state import load_since, load_zone, snapshot_key
@@ -62,6 +65,25 @@ def slack_users(app: App, emails: Iterable[str]) -> dict[str, str | None]:
             out[email] = app.slack.lookup_user_by_email(email)
         except SlackError as exc:
             log.warning("Slack look-up of %s failed (%s); tried again next run", email, exc)
+    return out
+
+
+def owner_names(app: App, emails: Iterable[str]) -> dict[str, str]:
+    """Who signs the messages to these partners: their Owner's e-mail (lower case) → the Owner's
+    Slack name. An Owner not in Slack, or whose look-up fails, is left out: their e-mail signs."""
+    wanted = {e.strip().lower() for e in emails}
+    owners = sorted({owner_key(r.owner) for r in partners(app) if r.email in wanted and r.owner})
+    if app.slack is None or not owners:
+        return {}
+    out: dict[str, str] = {}
+    for owner in owners:
+        try:
+            name = app.slack.user_name_by_email(owner)
+        except SlackError as exc:
+            log.warning("Slack look-up of the Owner %s failed (%s); their e-mail signs instead", owner, exc)
+            continue
+        if name:
+            out[owner] = name
     return out
 
 
@@ -103,7 +125,9 @@ def read_circles(app: App, now: datetime) -> CircleInputs:
             last[email] = when
     users = slack_users(app, _unknown_users(partners(app), touched))
     queued = frozenset(q.effect.target for q in app.queue.queued() if q.effect.key.startswith("member:"))
-    return CircleInputs(**{**base.__dict__, "slack_users": users, "last_message": last, "in_flight": queued})
+    names = owner_names(app, touched)
+    update = {"slack_users": users, "last_message": last, "in_flight": queued, "signatures": names}
+    return CircleInputs(**{**base.__dict__, **update})
 
 
 def read_referrals(app: App, now: datetime) -> ReferralInputs:
@@ -119,7 +143,8 @@ def read_referrals(app: App, now: datetime) -> ReferralInputs:
     by_id = {r.id: r for r in base.referrals}
     emails = [str(by_id[rid].get(ReferralF.PARTNER_EMAIL) or "").strip().lower() for rid in receipts_due(base, reg)]
     users = slack_users(app, _unknown_users(partners(app), [e for e in emails if e]))
-    return ReferralInputs(**{**base.__dict__, "slack_users": users, "registration": reg})
+    names = owner_names(app, emails)
+    return ReferralInputs(**{**base.__dict__, "slack_users": users, "registration": reg, "signatures": names})
 
 
 def read_stages(app: App, now: datetime) -> StageInputs:
@@ -136,9 +161,11 @@ def read_stages(app: App, now: datetime) -> StageInputs:
         now=now,
         since=since,
         alerts=app.settings.stage_alerts,
+        account_currency=app.crm.account_currency() if needs_account_currency(deals) else None,
     )
-    users = slack_users(app, _unknown_users(partners(app), partners_to_tell(base)))
-    return StageInputs(**{**base.__dict__, "slack_users": users})
+    told = partners_to_tell(base)
+    users = slack_users(app, _unknown_users(partners(app), told))
+    return StageInputs(**{**base.__dict__, "slack_users": users, "signatures": owner_names(app, told)})
 
 
 def read_intros(app: App, now: datetime) -> IntroInputs:
@@ -154,6 +181,7 @@ def read_intros(app: App, now: datetime) -> IntroInputs:
         now=now,
         email_from=app.settings.email_from,
         slack_users=slack_users(app, _unknown_users(partners(app), emails)),
+        signatures=owner_names(app, emails),
         in_flight=frozenset(queued),
         delivery=delivery,
     )

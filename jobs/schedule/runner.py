@@ -30,7 +30,7 @@ from integrations.airtable import AirtableError, BudgetExhausted
 from integrations.http import scrub
 from jobs.app import App
 from jobs.apply.drain import DrainReport, drain
-from jobs.messages.render import render
+from jobs.messages.partner import BaseFull
 from jobs.plan import CellUpdate, ChannelPost, Effect, JobOutcome, Plan, RecordCreate, RecordRef, Status, fingerprint
 from jobs.refused import stop_if_refused
 
@@ -226,13 +226,8 @@ def held_posts(app: App, report: DrainReport, now: datetime) -> list[Effect]:
         if effect.source is not None or not isinstance(p, RecordCreate):
             continue
         key = f"held:{p.base}:{now.date().isoformat()}"
-        text = render(
-            "base_full",
-            base=base_def(p.base).name,
-            count=max(app.store.count(p.base), app.settings.airtable_record_cap),
-            cap=app.settings.airtable_record_cap,
-            what=effect.describe,
-        )
+        count = max(app.store.count(p.base), app.settings.airtable_record_cap)
+        text = BaseFull(base_def(p.base).name, count, app.settings.airtable_record_cap, effect.describe).text()
         channel = app.settings.slack_manager_channel
         if channel and key not in posts:
             posts[key] = Effect(

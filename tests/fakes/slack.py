@@ -152,6 +152,7 @@ class FakeSlack(Served):
         self.scopes: list[str] = list(DEFAULT_SCOPES)
         self.users: dict[str, str] = {}  # email -> user id
         self.deleted: set[str] = set()
+        self.names: dict[str, tuple[str, str]] = {}  # user id -> (real name, display name)
         self.channels: dict[str, Json] = {}  # id -> {"members": set, "private": bool, "im": bool, "name": str}
         self.dms: dict[str, str] = {}  # user id -> DM channel id
         self._messages: dict[str, list[Json]] = defaultdict(list)
@@ -175,7 +176,7 @@ class FakeSlack(Served):
 
     # ------------------------------------------------------------------ controls
 
-    def add_user(self, email: str, *, deleted: bool = False) -> str:
+    def add_user(self, email: str, *, deleted: bool = False, real_name: str = "", display_name: str = "") -> str:
         with self._lock:
             key = email.strip().lower()
             if key in self.users:
@@ -183,6 +184,7 @@ class FakeSlack(Served):
             uid = f"U{self._next_user:09d}"
             self._next_user += 1
             self.users[key] = uid
+            self.names[uid] = (real_name, display_name)
             if deleted:
                 self.deleted.add(uid)
             return uid
@@ -394,14 +396,16 @@ class FakeSlack(Served):
         uid = self.users.get(email)
         if uid is None:
             raise _ApiError("users_not_found")
+        real, display = self.names.get(uid, ("", ""))
         return {
             "user": {
                 "id": uid,
                 "team_id": TEAM_ID,
                 "name": email.split("@")[0],
+                "real_name": real,
                 "deleted": uid in self.deleted,
                 "is_bot": False,
-                "profile": {"email": email},
+                "profile": {"email": email, "real_name": real, "display_name": display},
             }
         }
 
