@@ -295,12 +295,15 @@ class SlackClient:
             raise self._unknown(method, response.status_code, "no ts in answer", HINT_POSTED)
         return str(ts)
 
-    def find_posted(self, channel: str, metadata_key: str, *, oldest: float) -> str | None:
-        """The ts of a message posted after ``oldest`` (epoch seconds) with this metadata key, or None."""
+    def find_posted(self, channel: str, metadata_key: str, *, oldest: float, prefix: bool = False) -> str | None:
+        """The ts of the newest message posted after ``oldest`` (epoch seconds) with this metadata
+        key — or, with ``prefix``, with a key that starts with ``metadata_key`` — or None."""
         for message in self._history(channel, oldest):
             meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == METADATA_EVENT_TYPE and payload.get("key") == metadata_key:
+            key = (meta.get("event_payload") or {}).get("key")
+            if meta.get("event_type") != METADATA_EVENT_TYPE or not isinstance(key, str):
+                continue
+            if key == metadata_key or (prefix and key.startswith(metadata_key)):
                 return str(message["ts"])
         return None
 

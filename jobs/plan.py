@@ -266,6 +266,9 @@ class Effect:
     #: looked up at the service before its first run (a message planned from a fact Airtable
     #: does not hold: a home restored from an older copy must not send it twice).
     check_first: bool = False
+    #: looked up by this key prefix instead of its own key: a message whose key carries the day
+    #: (the at-risk nudge) is found under another day's key after a restore.
+    check_prefix: str = ""
 
     @property
     def kind(self) -> str:

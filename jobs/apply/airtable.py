@@ -132,4 +132,8 @@ class AirtableExecutor:
         return EffectFailed(f"Airtable refused it: {why}") if why else {"written": result.written}
 
     def reconcile(self, effect: Effect, started_at: datetime) -> Result | None:
-        return None  # updates, upserts and deletes are safe to repeat
+        """Cells the (synced) record already holds: written. Anything else is safe to repeat."""
+        p = effect.payload
+        if not isinstance(p, CellUpdate) or self.writer.store.get(p.base, p.table, p.id) is None:
+            return None
+        return None if self.writer.changed_cells(p.base, p.table, {p.id: p.cells}) else {"written": 0}

@@ -5,7 +5,13 @@ before and done, failed or unknown after it runs. A run killed at any point leav
 queued; the next run drains them first. An effect found *started* — killed while running, or
 its answer lost — is reconciled with the remote (a Slack post is looked up by its metadata
 key) before it is repeated; one that can be neither checked nor safely repeated (an e-mail) is
-never run again and is reported for a person to check.
+never run again and is reported for a person to check — unless a later step of its group is
+found done (the intro's Status Introduced is in Airtable): then it went out.
+
+Looked up before a first run too: an effect marked ``check_first`` (over the restore window,
+by its key or its ``check_prefix``), and a *leftover* — queued before this process started.
+A home restored from a copy that still held it queued may come after a run that carried it
+out and whose memory was lost with the newer home.
 
 Effects of one group run in order and stop at the first failure of a member that is not
 ``optional`` (an undeliverable Slack message does not hold back the e-mail of the same intro).
@@ -30,6 +36,10 @@ log = logging.getLogger(__name__)
 Result = dict[str, JsonValue]
 # How old a restored copy of PARTNEROPS_HOME may be (Airtable keeps its change feed 7 days), with a day's margin.
 RESTORE_WINDOW = timedelta(days=8)
+# A look-up by key prefix starts this long after the newest match this queue knows was done:
+# that one is an earlier message (an earlier stay in the at-risk zone), not this one. Executors
+# look a day further back than they are asked (clock skew), so two days.
+AFTER_KNOWN = timedelta(days=2)
 Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
 
@@ -110,9 +120,10 @@ class Drain:
         self.report = DrainReport()
         self.broken: dict[str, str] = {}  # group → why it stopped for good
         self.waiting: dict[str, str] = {}  # group → what it waits for (its later members stay queued)
+        self.items: list[Queued] = []
 
     def run(self) -> DrainReport:
-        items = self.queue.queued()
+        items = self.items = self.queue.queued()
         index = 0
         while index < len(items):
             first = index
@@ -128,7 +139,7 @@ class Drain:
     def _next_batch(self, items: list[Queued], index: int) -> tuple[list[Effect], int]:
         item = items[index]
         index += 1
-        if self._skipped(item.effect) or self._settled(item):
+        if self._skipped(item.effect) or self._settled(item, index):
             return [], index
         batch = [item.effect]
         executor = self.executors[item.effect.family]
@@ -148,7 +159,7 @@ class Drain:
             if other.effect.group in groups or not executor.batch_room(batch, other.effect):
                 break  # a group runs in order, one effect after the other
             index += 1
-            if self._settled(other):
+            if self._settled(other, index):
                 continue
             batch.append(other.effect)
             groups |= {other.effect.group} - {""}
@@ -169,20 +180,19 @@ class Drain:
             return True
         return False
 
-    def _settled(self, item: Queued) -> bool:
-        """A started effect (killed while running, or its answer lost): done already? unknowable?
-        A planned one marked ``check_first`` is looked up too, over the restore window."""
+    def _settled(self, item: Queued, after: int) -> bool:
+        """Whether ``item`` already happened (marked done), cannot be known (unknown), or must wait
+        for a look-up that failed; False: run it. ``after``: where its later queue items start."""
         effect = item.effect
-        if item.status == STARTED:
-            since = item.started_at or self.clock() - timedelta(days=1)
-        elif effect.check_first:
-            since = self.clock() - RESTORE_WINDOW
-        else:
+        since = self._look_since(item)
+        if since is None:
             return False
         try:
             found = self.executors[effect.family].reconcile(effect, since)
+            if found is None and not effect.repeatable and not effect.optional:
+                found = self._later_step_done(effect, since, after)
         except EffectFailed as exc:
-            # Could not check whether it happened: it stays started, checked again next run, never guessed.
+            # Could not check whether it happened: it stays queued, checked again next run, never guessed.
             log.warning("%s: %s", effect.describe, exc.why)
             self.report.pending += 1
             self._wait_group(effect)
@@ -200,6 +210,37 @@ class Drain:
         self.report.unknown[effect.key] = why
         self._stop_group(effect, why)
         return True
+
+    def _look_since(self, item: Queued) -> datetime | None:
+        """From when to look ``item`` up before running it; None: run it without a look-up.
+
+        Started (killed while running, or its answer lost): since it started. Marked
+        ``check_first``: over the restore window (by prefix: after the newest match this queue
+        knows). A leftover of an earlier process: since it was planned."""
+        effect = item.effect
+        if item.status == STARTED:
+            return item.started_at or self.clock() - timedelta(days=1)
+        if effect.check_first:
+            since = self.clock() - RESTORE_WINDOW
+            if effect.check_prefix:
+                known = self.queue.last_done(effect.target, (effect.kind,), effect.check_prefix)
+                since = max(since, known + AFTER_KNOWN) if known else since
+            return since
+        if item.leftover:
+            return item.planned_at or self.clock() - RESTORE_WINDOW
+        return None
+
+    def _later_step_done(self, effect: Effect, since: datetime, after: int) -> Result | None:
+        """A later member of the effect's group found done: the group went past this step, so it
+        happened (its members run in order and stop at the first failure)."""
+        if not effect.group:
+            return None
+        for later in self.items[after:]:
+            if later.effect.group == effect.group:
+                found = self.executors[later.effect.family].reconcile(later.effect, since)
+                if found is not None:
+                    return {"after": later.effect.key}
+        return None
 
     # running ----------------------------------------------------------------------------------
 

@@ -54,6 +54,10 @@ class Queued:
     status: str
     started_at: datetime | None
     job: str
+    planned_at: datetime | None = None
+    #: queued before this process (a run that stopped, or a home restored from a copy that
+    #: still held it): a later run may have carried it out since, so it is looked up first.
+    leftover: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ def _stored(e: Effect) -> str:
         "counts_as": e.counts_as.name if e.counts_as else None,
         "source": [e.source.base, e.source.table, e.source.id] if e.source else None,
         "check_first": e.check_first,
+        "check_prefix": e.check_prefix,
     }
     return json.dumps(data)
 
@@ -90,6 +95,7 @@ def _effect(key: str, kind: str, target: str, stored: str, describe: str) -> Eff
         counts_as=Count[counts_as] if counts_as in Count.__members__ else None,
         source=RecordRef(*source) if isinstance(source, list) and len(source) == 3 else None,
         check_first=bool(data.get("check_first", False)),
+        check_prefix=str(data.get("check_prefix") or ""),
     )
 
 
@@ -117,6 +123,7 @@ class EffectQueue:
         for column, decl in MIGRATIONS:
             if column not in have:
                 self._db.execute(f"ALTER TABLE effects ADD COLUMN {column} {decl}")
+        self._mine: set[str] = set()  # keys this process queued or ran (anything else is a leftover)
 
     def close(self) -> None:
         self._db.close()
@@ -137,6 +144,7 @@ class EffectQueue:
                     "SELECT status, fp, error, done_at FROM effects WHERE key=?", (e.key,)
                 ).fetchone()
                 if row is None:
+                    self._mine.add(e.key)
                     self._db.execute(
                         "INSERT INTO effects (key, kind, target, payload, describe, status, planned_at, job, fp) "
                         "VALUES (?,?,?,?,?,?,?,?,?)",
@@ -145,6 +153,7 @@ class EffectQueue:
                 elif row[0] == FAILED and row[1] == fp and not _older(row[3], now - _retry_after(e)):
                     still[e.key] = str(row[2] or "failed")
                 elif row[0] == FAILED:
+                    self._mine.add(e.key)
                     self._db.execute(
                         "UPDATE effects SET kind=?, target=?, payload=?, describe=?, status=?, error=NULL, "
                         "planned_at=?, job=?, fp=? WHERE key=?",
@@ -160,11 +169,14 @@ class EffectQueue:
 
     def queued(self) -> list[Queued]:
         rows = self._db.execute(
-            "SELECT key, kind, target, payload, describe, status, started_at, job FROM effects "
+            "SELECT key, kind, target, payload, describe, status, started_at, job, planned_at FROM effects "
             "WHERE status IN (?, ?) ORDER BY seq",
             (PLANNED, STARTED),
         )
-        return [Queued(_effect(*r[:5]), str(r[5]), _when(r[6]), str(r[7] or "")) for r in rows]
+        return [
+            Queued(_effect(*r[:5]), str(r[5]), _when(r[6]), str(r[7] or ""), _when(r[8]), str(r[0]) not in self._mine)
+            for r in rows
+        ]
 
     def mark(
         self,
@@ -175,6 +187,7 @@ class EffectQueue:
         result: dict[str, JsonValue] | None = None,
         error: str | None = None,
     ) -> None:
+        self._mine.add(key)  # this process has it in hand now: not a leftover any more
         column = {STARTED: "started_at", DONE: "done_at", FAILED: "done_at", UNKNOWN: "done_at"}.get(status)
         sets = "status=?, result=COALESCE(?, result), error=?" + (f", {column}=?" if column else "")
         args: list[str | None] = [status, json.dumps(result) if result is not None else None, error]

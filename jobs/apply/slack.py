@@ -1,9 +1,10 @@
 """Slack effects: invite, remove, direct messages, channel posts, file uploads.
 
 A post carries its effect key as message metadata, so an effect whose answer was lost is looked
-up (``find_posted``) before it is ever sent again; a file is looked up by its title
-(``find_uploaded``). A direct message to a Slack user id that no
-longer exists is retried once with the id found by the partner's e-mail.
+up (``find_posted``) before it is ever sent again — by its key, or by the effect's
+``check_prefix`` (the at-risk nudge, whose key carries the day). A file upload is looked up by
+its title (``find_uploaded``). A direct message to a Slack user id that no longer exists is
+sent (and looked up) with the id found by the partner's e-mail.
 """
 
 from __future__ import annotations
@@ -55,29 +56,34 @@ class SlackExecutor:
         raise EffectFailed(f"Slack cannot carry out {effect.kind}")
 
     def _dm(self, effect: Effect, p: DirectMessage) -> Result:
+        channel = self._open(p)
+        ts = self.client.post(channel, p.text, blocks=_blocks(p.text, p.blocks), metadata_key=effect.key)
+        return {"ts": ts, "channel": channel}
+
+    def _open(self, p: DirectMessage) -> str:
+        """The direct-message channel with the partner (found again by e-mail if the id is stale)."""
         try:
-            channel = self.client.open_dm(p.user_id)
+            return self.client.open_dm(p.user_id)
         except SlackError as exc:
             if exc.code not in STALE_USER:
                 raise
             found = self.client.lookup_user_by_email(p.email)
             if found is None or found == p.user_id:
                 raise
-            channel = self.client.open_dm(found)  # the partner's Slack account changed
-        ts = self.client.post(channel, p.text, blocks=_blocks(p.text, p.blocks), metadata_key=effect.key)
-        return {"ts": ts, "channel": channel}
+            return self.client.open_dm(found)  # the partner's Slack account changed
 
     def reconcile(self, effect: Effect, started_at: datetime) -> Result | None:
         p = effect.payload
-        if not isinstance(p, DirectMessage | ChannelPost | FileUpload):
-            return None  # invite and kick are safe to repeat
         oldest = (started_at - LOOKBACK).timestamp()
         try:
-            if isinstance(p, FileUpload):  # found by its title (unique: the digest's names its week)
+            if isinstance(p, FileUpload):
                 file_id = self.client.find_uploaded(p.channel, p.title, oldest=oldest)
                 return {"file": file_id} if file_id else None
-            channel = self.client.open_dm(p.user_id) if isinstance(p, DirectMessage) else p.channel
-            ts = self.client.find_posted(channel, effect.key, oldest=oldest)
+            if not isinstance(p, DirectMessage | ChannelPost):
+                return None  # invite and kick are safe to repeat
+            channel = self._open(p) if isinstance(p, DirectMessage) else p.channel
+            key, prefix = (effect.check_prefix, True) if effect.check_prefix else (effect.key, False)
+            ts = self.client.find_posted(channel, key, oldest=oldest, prefix=prefix)
         except SlackError as exc:
             raise EffectFailed(f"could not check whether it was sent: {exc}", permanent=False) from None
         return {"ts": ts} if ts else None

@@ -261,7 +261,15 @@ class _Planner:
             )
 
     def dm(
-        self, key: str, view: PartnerView, user: str, text: str, describe: str, group: str, count: Count | None
+        self,
+        key: str,
+        view: PartnerView,
+        user: str,
+        text: str,
+        describe: str,
+        group: str,
+        count: Count | None,
+        check_prefix: str = "",
     ) -> None:
         self.plan.add(
             Effect(
@@ -273,6 +281,8 @@ class _Planner:
                 optional=True,
                 counts_as=count,
                 source=RecordRef(PartnerF.BASE, PartnerF.TABLE, view.id),
+                check_first=bool(check_prefix),
+                check_prefix=check_prefix,
             )
         )
 
@@ -370,8 +380,12 @@ class _Planner:
         if user is None:
             return False
         text = self.at_risk_text(view, circle)
-        key = f"{NUDGE_PREFIX}atrisk:{circle.id}:{view.email}:{self.today}"
-        self.dm(key, view, user, text, f"at-risk nudge to {view.name}", "", Count.AT_RISK_NUDGES)
+        # The zone state that says "nudged" is local: a home restored from an older copy forgets a
+        # nudge sent since, and plans it again, maybe on another day. So it is looked up first by
+        # every day's key, over the restore window (after the newest nudge this home knows of).
+        prefix = f"{NUDGE_PREFIX}atrisk:{circle.id}:{view.email}:"
+        describe = f"at-risk nudge to {view.name}"
+        self.dm(f"{prefix}{self.today}", view, user, text, describe, "", Count.AT_RISK_NUDGES, check_prefix=prefix)
         self.plan.story.append(f"{circle.name}: {view.name} nudged — at risk ({d.reason})")
         return True
 

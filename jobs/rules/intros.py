@@ -14,8 +14,9 @@ A New To-partner record becomes one group of effects, in this order:
 A record with Intro Sent At but still New and nothing of it left in the queue is *in doubt*:
 the e-mail may or may not have gone (a run stopped while sending it, or the mail server did
 not confirm it). It is never sent again by itself; its Sync Notes say what to check and how to
-send it again. Do Not Message partners get the e-mail (a manager chose to give them this lead)
-but no Slack message.
+send it again (clear Intro Sent At: the claim, the e-mail and Introduced are a new generation,
+keyed by the new claim's time; the Slack message stays once per referral). Do Not Message
+partners get the e-mail (a manager chose to give them this lead) but no Slack message.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class _Planner:
                 if row.id not in self.inputs.in_flight:
                     self.in_doubt(row, ref)
                 continue
-            self.intro(row, ref)
+            if row.id not in self.inputs.in_flight:  # else its claim is still queued: under way
+                self.intro(row, ref)
         return self.plan
 
     def problems(self, row: ReferralRow, partner: PartnerRow | None) -> list[str]:
@@ -129,12 +131,12 @@ class _Planner:
         self.effects(row, ref, partner, eml, owner_name)
 
     def effects(self, row: ReferralRow, ref: RecordRef, partner: PartnerRow, eml: str, owner: str) -> None:
-        group, email = f"intro:{row.id}", partner.email or ""
-        name = row.name
-        claim: dict[str, Cell] = {ReferralF.INTRO_SENT_AT: format_datetime(self.inputs.now)}
+        claimed = format_datetime(self.inputs.now)
+        group, email, name = f"intro:{row.id}:{claimed}", partner.email or "", row.name
+        claim: dict[str, Cell] = {ReferralF.INTRO_SENT_AT: claimed}
         self.plan.add(
             Effect(
-                f"intro-claim:{row.id}",
+                f"intro-claim:{row.id}:{claimed}",
                 CellUpdate(ReferralF.BASE, ReferralF.TABLE, row.id, claim),
                 row.id,
                 f"mark {name} as being introduced",
@@ -144,7 +146,7 @@ class _Planner:
         )
         self.plan.add(
             Effect(
-                f"intro-email:{row.id}",
+                f"intro-email:{row.id}:{claimed}",
                 EmailSend(eml),
                 email,
                 f"intro e-mail for {name} to {partner.display_name}",
@@ -166,7 +168,7 @@ class _Planner:
             ).text()
             self.plan.add(
                 Effect(
-                    f"intro-dm:{row.id}",
+                    f"intro-dm:{row.id}:{claimed}",  # it follows the e-mail: one per e-mail sent
                     DirectMessage(email, user, text),
                     email,
                     f"Slack: referral {name} to {partner.display_name}",
@@ -179,7 +181,7 @@ class _Planner:
         done: dict[str, Cell] = {ReferralF.STATUS: RefStatus.INTRODUCED}
         self.plan.add(
             Effect(
-                f"intro-done:{row.id}",
+                f"intro-done:{row.id}:{claimed}",
                 CellUpdate(ReferralF.BASE, ReferralF.TABLE, row.id, done),
                 row.id,
                 f"mark {name} Introduced",

@@ -171,7 +171,7 @@ def read_stages(app: App, now: datetime) -> StageInputs:
 def read_intros(app: App, now: datetime) -> IntroInputs:
     referrals = app.store.all(ReferralF.BASE, ReferralF.TABLE)
     emails = [r.partner_email for r in new_intros(referrals) if r.partner_email]
-    queued = {q.effect.key.split(":", 1)[1] for q in app.queue.queued() if q.effect.key.startswith("intro-")}
+    queued = {q.effect.key.split(":")[1] for q in app.queue.queued() if q.effect.key.startswith("intro-")}
     delivery = {
         ref.id: why for ref, why in app.queue.failures_by_source("intros").items() if ref.table == ReferralF.TABLE
     }

@@ -182,6 +182,8 @@ def tick(
         jobs = jobs_for(tiers, archive=app.settings.archive == "auto")
         report.outcomes = run_jobs(app, jobs, now, progress=progress, should_stop=should_stop)
         if app.dry is None:
+            if DAILY in tiers:
+                app.queue.prune(now)  # done effects older than 90 days; open, failed and unknown ones stay
             record_runs(app, now, tiers, report.outcomes, complete=len(report.outcomes) == len(jobs))
             state = load_cadence(app.store)
             report.plan = plan = make_plan(app, now, state)
