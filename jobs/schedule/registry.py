@@ -22,8 +22,14 @@ from jobs.schedule.runner import Job, Runnable
 
 ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]
 
+# What each job trusts. ``fields``: what it reads (a field it writes and reads back counts here):
+# renamed, deleted, retyped, missing or short of an option, it stops the job. ``writes``: what it
+# only writes: renamed, deleted, retyped or short of an option, it stops the job too; a field the
+# base never had (a newer template's, not added yet) is written around. Sync Notes is neither: the
+# run summary says what it would have said.
 _PARTNER_READS = ("Partners.Email",)
 _REFERRAL_READS = ("Referrals.Direction", "Referrals.Partner Email", "Referrals.Status")
+_WHO = ("Partners.Name", "Partners.Owner", "Partners.Slack User ID", "Partners.Do Not Message")
 
 
 def _health_estimate(app: App, now: datetime) -> int:
@@ -70,18 +76,24 @@ HEALTH = Job(
     fields=(
         *_PARTNER_READS,
         *_REFERRAL_READS,
+        "Referrals.Intro Sent At",
         "Partners.Joined On",
         "Partners.Stage",
         "Partners.Health Score",
         "Partners.Health Band",
-        "Partners.Previous Band",
         "Partners.Band Changed On",
+        "Activities.Partner",
+        "Activities.Date",
+    ),
+    writes=(
+        "Partners.Previous Band",
         "Partners.Last Referral On",
         "Partners.First Referral On",
         "Partners.Referrals 90d",
         "Partners.Won Referrals",
-        "Activities.Partner",
-        "Activities.Date",
+        "Partners.Health Detail",
+        "Partners.Referrals Given",
+        "Partners.Last Given On",
     ),
 )
 CIRCLES = Job(
@@ -91,21 +103,28 @@ CIRCLES = Job(
     _small(3),
     fields=(
         *_PARTNER_READS,
+        *_WHO,
+        *_REFERRAL_READS,
         "Partners.Health Score",
         "Partners.Last Referral On",
         "Partners.Circle Override",
-        "Partners.Do Not Message",
-        "Partners.Slack User ID",
+        "Activities.Partner",
+        "Activities.Date",
+        "Circles.Name",
         "Circles.Slack Channel ID",
         "Circles.Enter Score",
         "Circles.Leave Score",
         "Circles.Stale After Days",
         "Circles.Max Members",
+        "Circles.Perks",
         "Circles.Active",
         "Members.Circle",
         "Members.Partner Email",
         "Members.Status",
+        "Members.Joined On",
+        "Members.Removed On",
     ),
+    writes=("Members.Member", "Members.Reason"),
     after=("health",),
 )
 REFERRALS = Job(
@@ -115,29 +134,46 @@ REFERRALS = Job(
     _referrals_estimate,
     fields=(
         *_PARTNER_READS,
+        *_WHO,
         *_REFERRAL_READS,
+        "Partners.Company",
+        "Referrals.Referral",
+        "Referrals.Company",
         "Referrals.Company Domain",
+        "Referrals.Contact Name",
         "Referrals.Contact Email",
+        "Referrals.Notes",
         "Referrals.Attribution",
         "Referrals.Conflict With",
         "Referrals.Expires On",
         "Referrals.CRM ID",
-        "Referrals.CRM Pushed At",
     ),
+    writes=("Referrals.CRM Pushed At", "Referrals.CRM Stage"),
 )
 STAGES = Job(
     "stages",
     inputs.read_stages,
     plan_stages,
     _small(2),
-    fields=(*_PARTNER_READS, *_REFERRAL_READS, "Referrals.CRM Stage", "Referrals.Amount"),
+    fields=(*_PARTNER_READS, *_WHO, *_REFERRAL_READS, "Referrals.CRM ID", "Referrals.CRM Stage", "Referrals.Amount"),
 )
 INTROS = Job(
     "intros",
     inputs.read_intros,
     plan_intros,
     _intros_estimate,
-    fields=(*_PARTNER_READS, *_REFERRAL_READS, "Referrals.Contact Email", "Referrals.Intro Sent At"),
+    fields=(
+        *_PARTNER_READS,
+        *_WHO,
+        *_REFERRAL_READS,
+        "Partners.Company",
+        "Referrals.Referral",
+        "Referrals.Company",
+        "Referrals.Contact Name",
+        "Referrals.Contact Email",
+        "Referrals.Notes",
+        "Referrals.Intro Sent At",
+    ),
 )
 
 RULE_JOBS: tuple[Runnable, ...] = (HEALTH, CIRCLES, REFERRALS, STAGES, INTROS)

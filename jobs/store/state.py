@@ -39,6 +39,8 @@ class SyncState(TypedDict, total=False):
     last_poll: str
     differences: list[str]
     blocking: list[str]  # "Table.Field" the jobs cannot trust (missing, wrong type, lost option)
+    absent: list[str]  # "Table.Field" the base never had (a newer template's): written around, not blocking writers
+    resync: str  # why no field of the base is trusted until the next full resync (a change seen, not checked)
 
 
 class JobRun(TypedDict):
