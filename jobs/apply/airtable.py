@@ -6,14 +6,18 @@ to 10 records a call, the cells of one record merged in queue order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from datetime import datetime
 
 from bases.records import Cell
 from integrations.airtable import AirtableError
 from jobs.apply.drain import EffectFailed, Result
-from jobs.apply.writer import WRITE_BATCH, RecordWriter
+from jobs.apply.writer import FIELD_REFUSALS, WRITE_BATCH, RecordWriter
 from jobs.plan import CellUpdate, Effect, RecordCreate, RecordDelete
+from jobs.store.state import load_sync, save_sync
+
+_FIELD_NAME_RE = re.compile(r'field name:? "([^"]+)"', re.IGNORECASE)
 
 
 def airtable_failed(exc: AirtableError) -> EffectFailed:
@@ -24,6 +28,14 @@ def airtable_failed(exc: AirtableError) -> EffectFailed:
 def _update(effect: Effect) -> CellUpdate:
     assert isinstance(effect.payload, CellUpdate)
     return effect.payload
+
+
+def _field_gone(table: str, names: list[str]) -> EffectFailed:
+    fields = ", ".join(f"{table}.{n}" for n in names)
+    return EffectFailed(
+        f"not written: Airtable has no field {fields} (renamed or deleted in Airtable?); "
+        "rename it back or run `partnerops bases check`"
+    )
 
 
 class AirtableExecutor:
@@ -65,10 +77,16 @@ class AirtableExecutor:
         changes: dict[str, dict[str, Cell]] = {}
         for e in effects:
             changes.setdefault(_update(e).id, {}).update(_update(e).cells)
+        unknown = self._unknown_fields(first.base, first.table, changes)
+        if unknown:
+            failed = _field_gone(first.table, unknown)
+            return {e.key: failed for e in effects}
         try:
             result = self.writer.update(first.base, first.table, changes)
         except AirtableError as exc:
             failed = airtable_failed(exc)
+            if exc.code in FIELD_REFUSALS:
+                failed = self._forget_field(first.base, first.table, exc) or failed
             return {e.key: failed for e in effects}
         outcomes: dict[str, Result | EffectFailed] = {}
         for e in effects:
@@ -83,6 +101,28 @@ class AirtableExecutor:
                 for e in sharing:
                     outcomes[e.key] = self._alone(e)
         return outcomes
+
+    def _unknown_fields(self, base: str, table: str, changes: dict[str, dict[str, Cell]]) -> list[str]:
+        """Fields these cells would write that Airtable no longer has (seen by the last schema
+        check, or refused earlier in this run): writing them costs a call and fails."""
+        state = load_sync(self.writer.store, base)
+        blocking = set(state.get("blocking", [])) if state else set()
+        names = {name for cells in changes.values() for name in cells}
+        return sorted(n for n in names if table in blocking or f"{table}.{n}" in blocking)
+
+    def _forget_field(self, base: str, table: str, exc: AirtableError) -> EffectFailed | None:
+        """Airtable does not know a field the jobs write (renamed or deleted since the last sync):
+        no write of it is tried again, no job trusts the base until the next full resync (which
+        explains the difference), and the effects fail in plain words."""
+        found = _FIELD_NAME_RE.search(exc.message or "")
+        state = load_sync(self.writer.store, base)
+        if found is None or state is None:
+            return None
+        name = found.group(1)
+        state["blocking"] = sorted({*state.get("blocking", []), f"{table}.{name}"})
+        state["resync"] = f"Airtable no longer has the field {table}.{name} (renamed or deleted?)"
+        save_sync(self.writer.store, base, state)
+        return _field_gone(table, [name])
 
     def _alone(self, effect: Effect) -> Result | EffectFailed:
         p = _update(effect)

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 WRITE_BATCH = 10  # Airtable takes at most 10 records a write call
 REFUSED = 422  # Airtable refuses the data itself (a bad value, an unknown option)
+# Refusals about a field, not a record: every record of the call would be refused the same way,
+# so the call is not written again one record at a time (that costs a call per record for nothing).
+FIELD_REFUSALS = frozenset({"UNKNOWN_FIELD_NAME"})
 
 Changes = dict[str, dict[str, Cell]]
 
@@ -79,7 +82,7 @@ class RecordWriter:
             try:
                 self.client.update(base, table, chunk)
             except AirtableError as exc:
-                if exc.status != REFUSED:
+                if exc.status != REFUSED or exc.code in FIELD_REFUSALS:
                     raise
                 self._isolate(base, table, chunk, result, exc)
                 continue
@@ -129,7 +132,7 @@ class RecordWriter:
             try:
                 self.client.update(base, table, [item])
             except AirtableError as exc:
-                if exc.status != REFUSED:
+                if exc.status != REFUSED or exc.code in FIELD_REFUSALS:
                     raise
                 result.failed[item[0]] = exc.message or exc.code
                 continue
