@@ -59,7 +59,7 @@ def refused(job: str, why: str, describes: Sequence[str]) -> Notice:
 
 def problem(job: str, text: str) -> Notice:
     """A problem a job's plan reported that is not about one effect (a circle's settings, …)."""
-    return Notice(f"problem:{job}:{text}", f"partnerops ({job}): {escape_block(text)}")
+    return Notice(f"problem:{job}:{text}", escape_block(f"partnerops ({job}): {text}"))
 
 
 def _effect(app: App, notice: Notice) -> Effect:

@@ -3,7 +3,8 @@
 1. A job that cannot afford its Airtable calls this month is skipped and says so.
 2. A job whose fields cannot be trusted (renamed, retyped, a lost option: see ``bases check``)
    is blocked, with one clear message, and so are the jobs that read its output.
-3. What a killed run left queued is finished first, so the plan sees its results.
+3. What a killed run of the job left queued is finished first, so the plan sees its results
+   (each job finishes its own leftovers: a stopped job's wait with it).
 4. ``read`` gathers what the rules need (the only I/O before planning: the store, Slack users,
    the CRM's deals); ``plan`` is pure; the plan's effects are queued together, then applied.
 5. Sync Notes: each job says what it found wrong with the records it looked at, and every
@@ -18,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from bases.fields import PartnerF
@@ -79,7 +80,7 @@ class Job(Generic[I]):
         return self.estimate(app, now)
 
     def execute(self, app: App, now: datetime, say: Progress) -> JobOutcome:
-        leftovers = drain(app.queue, app.executors(), app.now, say, runnable_now(app, self.name))
+        leftovers = drain(app.queue, app.executors(), app.now, say, runnable_now(self.name))
         return apply_plan(app, self.name, self.plan(self.read(app, now)), now, say, leftovers)
 
 
@@ -94,6 +95,9 @@ class Cycle:
     blocked: dict[str, str] = field(default_factory=dict)  # job → why it could not run
 
 
+#: An effect still failing this long after it was queued (tried again every run meanwhile) is
+#: reported as a failure (exit 1), no longer as "left for the next run".
+FAILING_FOR_LONG = timedelta(days=1)
 STOPPED = "runner:stopped"  # job → why: jobs stopped by a field that cannot be trusted (their leftovers wait)
 
 
@@ -113,10 +117,11 @@ def _mark_stopped(app: App, job: str, why: str | None) -> None:
     app.store.set_state(STOPPED, dict(jobs))
 
 
-def runnable_now(app: App, job: str) -> Callable[[Queued], bool]:
-    """The queued effects a drain during ``job`` may carry out: not those of a stopped job."""
-    held = set(stopped_jobs(app)) - {job}
-    return lambda q: q.job not in held
+def runnable_now(job: str) -> Callable[[Queued], bool]:
+    """The queued effects a drain during ``job`` carries out: its own (what a killed run left,
+    first) and the managers' notices still waiting. Another job's wait for that job's next run, so
+    they are counted and explained where they belong — and a stopped job's stay unsent."""
+    return lambda q: q.job in (job, notices.JOB, "")
 
 
 def run_job(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress) -> JobOutcome:
@@ -185,17 +190,23 @@ def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, lef
     effects = [*plan.effects, *notes_effects(app, job, composed(app, set(plan.notes)), now)]
     plan.effects = _writable(app, effects)
     enqueued = app.queue.enqueue(plan.effects, now, job)
-    runnable = runnable_now(app, job)
+    runnable = runnable_now(job)
     report = drain(app.queue, app.executors(), app.now, say, runnable)
     report.merge(leftovers)
-    delivery = delivery_notes(plan, report, enqueued.still_failing)
+    stuck = failing_for_long(app, job, now)
+    still = {**enqueued.still_failing, **{key: why for key, (_e, why) in stuck.items()}}
+    # What this run's effects, a run's leftovers done now, and the long-failing ones were about.
+    about = list({e.key: e for e in [*report.done, *(e for e, _why in stuck.values()), *plan.effects]}.values())
+    delivery = delivery_notes(about, report, still)
     app.store.set_notes(f"{job} (delivery)", {(r.base, r.table, r.id): t for r, t in delivery.items()})
     later = notes_effects(app, f"{job}-delivery", composed(app, set(delivery)), now)
     if later:
         app.queue.enqueue(later, now, job)
         report.merge(drain(app.queue, app.executors(), app.now, say, runnable))
-    notices.tell(app, failure_notices(job, plan, report), now, say)
-    return outcome(job, plan, report, enqueued.still_failing, Status.PLANNED if app.dry else Status.DONE)
+    told = failure_notices(job, plan, report)
+    told += [notices.refused(job, why, [e.describe]) for e, why in stuck.values()]
+    notices.tell(app, told, now, say)
+    return outcome(job, plan, report, still, Status.PLANNED if app.dry else Status.DONE)
 
 
 def failure_notices(job: str, plan: Plan, report: DrainReport) -> list[notices.Notice]:
@@ -209,6 +220,16 @@ def failure_notices(job: str, plan: Plan, report: DrainReport) -> list[notices.N
             by_why.setdefault(why, []).append(e.describe)
     out = [notices.refused(job, why, describes) for why, describes in by_why.items()]
     return out + [notices.problem(job, p) for p in plan.problems]
+
+
+def failing_for_long(app: App, job: str, now: datetime) -> dict[str, tuple[Effect, str]]:
+    """Effects of this job that are still tried every run and have failed for more than
+    :data:`FAILING_FOR_LONG` (the CRM or Slack down for a day): no longer "left for the next run"
+    but a failure, reported with its reason — and still tried every run."""
+    out: dict[str, tuple[Effect, str]] = {}
+    for effect, why, since in app.queue.failing_since(job, now - FAILING_FOR_LONG):
+        out[effect.key] = (effect, f"failing since {since:%Y-%m-%d %H:%M} UTC, tried again every run: {why}")
+    return out
 
 
 def _writable(app: App, effects: list[Effect]) -> list[Effect]:
@@ -237,10 +258,10 @@ def _live_fields(app: App, base: str, table: str) -> set[str] | None:
     return {str(f) for f in have} if isinstance(have, list) else None
 
 
-def delivery_notes(plan: Plan, report: DrainReport, still_failing: dict[str, str]) -> dict[RecordRef, str]:
-    """For each record an effect of this plan was about: why it failed ("" when nothing did)."""
+def delivery_notes(effects: list[Effect], report: DrainReport, still_failing: dict[str, str]) -> dict[RecordRef, str]:
+    """For each record one of these effects was about: why it failed ("" when nothing did)."""
     lines: dict[RecordRef, list[str]] = {}
-    for e in plan.effects:
+    for e in effects:
         if e.source is None:
             continue
         why = report.failed.get(e.key) or report.unknown.get(e.key) or still_failing.get(e.key)
