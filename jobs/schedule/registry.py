@@ -12,7 +12,9 @@ from datetime import datetime
 
 from bases.fields import ReferralF
 from jobs.app import App
-from jobs.rules.circles import plan_circles_effects
+from jobs.plan import Plan
+from jobs.rules.aliases import follow_effects
+from jobs.rules.circles import CircleInputs, plan_circles_effects
 from jobs.rules.health import plan_health
 from jobs.rules.intros import new_intros, plan_intros
 from jobs.rules.referrals import plan_referrals
@@ -61,6 +63,18 @@ def _intros_estimate(app: App, now: datetime) -> int:
     return 0 if app.airtable is None else 2 * len(new_intros(app.store.all(ReferralF.BASE, ReferralF.TABLE)))
 
 
+def _plan_circles(read: CircleInputs) -> Plan:
+    """The circles plan; first, the Members records that follow a partner's corrected e-mail."""
+    plan = plan_circles_effects(read)
+    follow = read.follow if isinstance(read, inputs.CirclesRead) else {}
+    plan.effects[:0] = follow_effects(follow)
+    plan.story[:0] = [
+        f"Members record {rid} now names {email} (the partner's Email was corrected)"
+        for rid, email in sorted(follow.items())
+    ]
+    return plan
+
+
 def _small(calls: int) -> Callable[[App, datetime], int]:
     def estimate(app: App, now: datetime) -> int:
         return 0 if app.airtable is None else calls
@@ -99,7 +113,7 @@ HEALTH = Job(
 CIRCLES = Job(
     "circles",
     inputs.read_circles,
-    plan_circles_effects,
+    _plan_circles,
     _small(3),
     fields=(
         *_PARTNER_READS,
