@@ -13,11 +13,11 @@ from datetime import datetime
 from bases.records import Cell
 from integrations.airtable import AirtableError
 from jobs.apply.drain import EffectFailed, Result
-from jobs.apply.writer import FIELD_REFUSALS, WRITE_BATCH, RecordWriter
+from jobs.apply.writer import FIELD_REFUSALS, VALUE_REFUSED, WRITE_BATCH, RecordWriter
 from jobs.plan import CellUpdate, Effect, RecordCreate, RecordDelete
 from jobs.store.state import load_sync, save_sync
 
-_FIELD_NAME_RE = re.compile(r'field name:? "([^"]+)"', re.IGNORECASE)
+_FIELD_NAME_RE = re.compile(r'field(?: name)?:? "([^"]+)"', re.IGNORECASE)
 
 
 def airtable_failed(exc: AirtableError) -> EffectFailed:
@@ -33,8 +33,8 @@ def _update(effect: Effect) -> CellUpdate:
 def _field_gone(table: str, names: list[str]) -> EffectFailed:
     fields = ", ".join(f"{table}.{n}" for n in names)
     return EffectFailed(
-        f"not written: Airtable has no field {fields} (renamed or deleted in Airtable?); "
-        "rename it back or run `partnerops bases check`"
+        f"not written: {fields} cannot be trusted in Airtable now (renamed, deleted or retyped since the "
+        "last check); run `partnerops bases check`"
     )
 
 
@@ -85,7 +85,7 @@ class AirtableExecutor:
             result = self.writer.update(first.base, first.table, changes)
         except AirtableError as exc:
             failed = airtable_failed(exc)
-            if exc.code in FIELD_REFUSALS:
+            if exc.code in FIELD_REFUSALS or exc.code == VALUE_REFUSED:
                 failed = self._forget_field(first.base, first.table, exc) or failed
             return {e.key: failed for e in effects}
         outcomes: dict[str, Result | EffectFailed] = {}
@@ -119,10 +119,14 @@ class AirtableExecutor:
         if found is None or state is None:
             return None
         name = found.group(1)
+        if exc.code == VALUE_REFUSED:
+            why = f"Airtable refuses the values of {table}.{name} for every record (was its type changed?)"
+        else:
+            why = f"Airtable no longer has the field {table}.{name} (renamed or deleted?)"
         state["blocking"] = sorted({*state.get("blocking", []), f"{table}.{name}"})
-        state["resync"] = f"Airtable no longer has the field {table}.{name} (renamed or deleted?)"
+        state["resync"] = why
         save_sync(self.writer.store, base, state)
-        return _field_gone(table, [name])
+        return EffectFailed(f"not written: {why}; run `partnerops bases check`")
 
     def _alone(self, effect: Effect) -> Result | EffectFailed:
         p = _update(effect)

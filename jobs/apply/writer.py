@@ -24,6 +24,10 @@ REFUSED = 422  # Airtable refuses the data itself (a bad value, an unknown optio
 # Refusals about a field, not a record: every record of the call would be refused the same way,
 # so the call is not written again one record at a time (that costs a call per record for nothing).
 FIELD_REFUSALS = frozenset({"UNKNOWN_FIELD_NAME"})
+VALUE_REFUSED = "INVALID_VALUE_FOR_COLUMN"  # a bad value — or, for every record, a field of another type now
+#: Records refused with the very same words, one after the other from the start of a refused call,
+#: after which the refusal is taken to be the field's (retyped since the last sync), not theirs.
+FIELD_LEVEL_AFTER = 2
 
 Changes = dict[str, dict[str, Cell]]
 
@@ -128,12 +132,17 @@ class RecordWriter:
             result.failed[chunk[0][0]] = refused.message or refused.code
             return
         assert self.client is not None
-        for item in chunk:
+        alike = 0  # refusals so far, from the first record on, in the chunk's own words
+        for i, item in enumerate(chunk):
             try:
                 self.client.update(base, table, [item])
             except AirtableError as exc:
                 if exc.status != REFUSED or exc.code in FIELD_REFUSALS:
                     raise
+                if i == alike and exc.code == VALUE_REFUSED and exc.message == refused.message:
+                    alike += 1
+                    if alike == FIELD_LEVEL_AFTER:
+                        raise  # the field refuses every record: one call per record would buy nothing
                 result.failed[item[0]] = exc.message or exc.code
                 continue
             self._stored(base, table, [item], result)
