@@ -52,6 +52,11 @@ BREAKS = {
         "Partners › Partners › Health Score: is a singleLineText field but the template expects number",
         {"health", "circles"},
     ),
+    "circle override deleted": (
+        lambda w: w.air.ui_delete_field(w.ids["partners"], "Partners", "Circle Override"),
+        "Partners › Partners › Circle Override: was deleted in Airtable (it was there at the last check)",
+        {"circles"},
+    ),
     "health band lost its at-risk option": (
         lambda w: w.air.ui_set_choices(w.ids["partners"], "Partners", "Health Band", AT_RISK_GONE),
         "Partners › Partners › Health Band: has no option 'At risk'",
@@ -70,22 +75,55 @@ def test_a_broken_field_stops_its_jobs_and_their_readers_with_one_message(world:
     assert not report.ok
     blocked = {o.job for o in report.outcomes if o.status == Status.BLOCKED}
     assert blocked == stopped
-    health = world.outcome(report, "health")
-    assert len(health.failures) == 1 and problem in health.failures[0]
-    assert "Nothing was written or sent on its basis" in health.failures[0]
+    first = world.outcome(report, "health" if "health" in stopped else "circles")
+    assert len(first.failures) == 1 and problem in first.failures[0]
+    assert "Nothing was written or sent on its basis" in first.failures[0]
     circles = world.outcome(report, "circles")
-    assert circles.failures == [
-        f"not run: it reads what health writes, and health could not run ({circles.failures[0].split('(', 1)[1]}"
-    ]
-    assert problem in circles.failures[0]
+    if "health" in stopped:
+        assert circles.failures[0].startswith("not run: it reads what health writes, and health could not run (")
+    assert len(circles.failures) == 1 and problem in circles.failures[0]
     assert_nothing_done_on_its_basis(world, dms)
     (post,) = world.managers()
-    assert problem in post and "stopped *health*" in post
+    assert problem in post and f"stopped *{first.job}*" in post
     for _day in range(2):  # the next runs: still stopped, still no action, not told again
         again = world.tick(days=1)
         assert {o.job for o in again.outcomes if o.status == Status.BLOCKED} == stopped
         assert_nothing_done_on_its_basis(world, dms)
         assert len(world.managers()) == 1
+
+
+def test_a_field_the_base_never_had_is_written_around_by_a_job_that_only_writes_it(world: World) -> None:
+    """A newer template's field, not added yet (no id ever seen): the run says the bases differ, but
+    the health job is not stopped for a field it only writes."""
+    world.air.ui_delete_field(world.ids["partners"], "Partners", "Health Detail")
+    world.top_partners()
+    report = world.tick()
+    (difference,) = world.outcome(report, "sync").failures
+    assert difference.startswith("Partners › Partners › Health Detail: is missing")
+    assert world.outcome(report, "health").ok and world.outcome(report, "circles").ok
+    assert world.record("partners", "Partners", world.people["jane"])["Health Score"] == 78
+    assert world.members() == set(world.users.values())
+
+
+def test_a_job_run_alone_after_its_source_was_stopped_is_stopped_too(world: World) -> None:
+    members_in(world)
+    dms = len(world.dms())
+    world.air.ui_set_choices(world.ids["partners"], "Partners", "Health Band", AT_RISK_GONE)
+    assert not world.tick(days=1).ok
+    world.air.reset_counts()
+    (circles,) = run_jobs(world.app(), [CIRCLES], world.clock.now())  # `run --once --only circles`
+    assert circles.status == Status.BLOCKED and "health could not run" in circles.failures[0]
+    assert_nothing_done_on_its_basis(world, dms)
+
+
+def test_a_managers_channel_that_refuses_posts_breaks_nothing(world: World) -> None:
+    world.settings["slack_manager_channel"] = "C0NOWHERE1"
+    members_in(world)
+    world.air.ui_set_type(world.ids["partners"], "Partners", "Health Score", "singleLineText")
+    report = world.tick(days=1)
+    assert world.outcome(report, "health").status == Status.BLOCKED
+    assert world.outcome(report, "circles").status == Status.BLOCKED
+    assert world.slack.messages("C0NOWHERE1") == [] and world.managers() == []
 
 
 def test_once_the_field_is_back_the_jobs_resume_without_acting_on_the_gap(world: World) -> None:
@@ -135,24 +173,43 @@ def test_a_dry_run_that_sees_the_change_plans_nothing_on_the_old_mirror(world: W
     assert world.writes() == 0
 
 
-def test_a_write_field_renamed_after_the_last_sync_costs_one_refused_call_not_one_per_record(world: World) -> None:
+AFTER_THE_SYNC = {
+    # how the field changed: (the change, Airtable calls refused, the words, what the resync finds)
+    "renamed": (
+        lambda w: w.air.ui_rename_field(w.ids["partners"], "Partners", "Health Detail", "Health details"),
+        1,  # the first call: Airtable names the unknown field
+        "Airtable no longer has the field Partners.Health Detail (renamed or deleted?)",
+        "Health Detail: was renamed to 'Health details'",
+    ),
+    "retyped": (
+        lambda w: w.air.ui_set_type(w.ids["partners"], "Partners", "Health Score", "singleLineText"),
+        3,  # the call, then two records alone refused in the same words: the field, not the records
+        "Airtable refuses the values of Partners.Health Score for every record (was its type changed?)",
+        "Health Score: is a singleLineText field but the template expects number",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(AFTER_THE_SYNC))
+def test_a_write_field_changed_after_the_last_sync_is_not_written_one_call_per_record(world: World, case: str) -> None:
     """Health runs on a mirror that does not know yet (`run --only health` between syncs): the
-    first write is refused for the unknown field; the rest are not tried, and nothing falls back
-    to one call per record. The jobs after it are stopped until a resync explains the change."""
+    write is refused for the field; the other records are not tried one by one, and the jobs after
+    it are stopped until a resync explains the change."""
+    change, calls, words, found = AFTER_THE_SYNC[case]
     for i in range(12):
         world.partner(f"p{i:02d}", f"Partner {i:02d}", slack=False)
     (sync,) = run_jobs(world.app(), cycle_jobs(["sync"]), world.clock.now())
     assert sync.ok
-    world.air.ui_rename_field(world.ids["partners"], "Partners", "Health Detail", "Health details")
+    change(world)
     world.air.reset_counts()
     health, circles = run_jobs(world.app(), [HEALTH, CIRCLES], world.clock.now())
-    refused = world.air.calls("PATCH", "/Partners")
-    notes = 2  # the failure explained in the Sync Notes of the 12 partners: 10 a call
-    assert refused == 1 + notes, world.air.requests
-    assert not health.ok and "not written: Airtable has no field Partners.Health Detail" in health.failures[0]
-    assert circles.status == Status.BLOCKED and "Airtable no longer has the field" in circles.failures[0]
-    report2 = world.tick(days=1)
-    assert "was renamed to 'Health details'" in world.outcome(report2, "health").failures[0]
+    notes = 2  # the failure explained in the Sync Notes of the 12 partners, 10 a call
+    assert world.air.calls("PATCH", "/Partners") == calls + notes, world.air.requests
+    assert not health.ok and health.failures[0] == f"not written: {words}; run `partnerops bases check`"
+    assert all(f.startswith("not written: ") for f in health.failures)
+    assert circles.status == Status.BLOCKED and words in circles.failures[0]
+    report = world.tick(days=1)
+    assert found in world.outcome(report, "health").failures[0]
 
 
 def test_the_command_exits_1_and_logs_the_problem_once_per_job(

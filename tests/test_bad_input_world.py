@@ -116,18 +116,19 @@ class World:
             clock = client_clock(self.clock)
             client = AirtableClient(TOKEN, self.ids, ledger=ledger, allowance=1000, api_url=self.air.url, clock=clock)
             slack = SlackClient(self.slack.token, api_url=self.slack.url, sleep=lambda _s: None)
-            settings = Settings(
-                home=self.tmp_path / "home",
-                airtable_token=TOKEN,
-                base_ids=self.ids,
-                airtable_api_url=self.air.url,
-                slack_bot_token=self.slack.token,
-                slack_api_url=self.slack.url,
-                slack_manager_channel=MANAGERS,
-                referral_form_url=FORM,
-                digest_at=None,
+            chosen: dict[str, Any] = {
+                "home": self.tmp_path / "home",
+                "airtable_token": TOKEN,
+                "base_ids": self.ids,
+                "airtable_api_url": self.air.url,
+                "slack_bot_token": self.slack.token,
+                "slack_api_url": self.slack.url,
+                "slack_manager_channel": MANAGERS,
+                "referral_form_url": FORM,
+                "digest_at": None,
                 **self.settings,
-            )
+            }
+            settings = Settings(**chosen)
             self._app = make_app(settings, None, ledger, client, clock, slack)
         return self._app
 
