@@ -6,7 +6,9 @@ sent on its basis — not on the mirror as it was before the change either."""
 from __future__ import annotations
 
 import io
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -212,6 +214,22 @@ def test_a_write_field_changed_after_the_last_sync_is_not_written_one_call_per_r
     assert found in world.outcome(report, "health").failures[0]
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """The command sets up the root logger (console and file); the tests after this one get theirs back."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        if h not in handlers:
+            h.close()
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
 def test_the_command_exits_1_and_logs_the_problem_once_per_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
