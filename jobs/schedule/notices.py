@@ -57,6 +57,17 @@ def refused(job: str, why: str, describes: Sequence[str]) -> Notice:
     return Notice(f"refused:{job}:{why}:{names}", text)
 
 
+def failing(job: str, key: str, describe: str, why: str) -> Notice:
+    """An effect that keeps failing (tried every run): one problem however its words vary (a
+    receiver's answer may carry a request id), until it is done."""
+    text = (
+        f"partnerops ({job}) keeps failing to do this: {escape_block(describe)}\n"
+        f"Why: {escape_block(why)}\n"
+        "It is tried again every run; the record concerned says so in its Sync Notes."
+    )
+    return Notice(f"failing:{job}:{key}", text)
+
+
 def problem(job: str, text: str) -> Notice:
     """A problem a job's plan reported that is not about one effect (a circle's settings, …)."""
     return Notice(f"problem:{job}:{text}", escape_block(f"partnerops ({job}): {text}"))

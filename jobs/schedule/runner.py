@@ -204,7 +204,7 @@ def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, lef
         app.queue.enqueue(later, now, job)
         report.merge(drain(app.queue, app.executors(), app.now, say, runnable))
     told = failure_notices(job, plan, report)
-    told += [notices.refused(job, why, [e.describe]) for e, why in stuck.values()]
+    told += [notices.failing(job, e.key, e.describe, why) for e, why in stuck.values()]
     notices.tell(app, told, now, say)
     return outcome(job, plan, report, still, Status.PLANNED if app.dry else Status.DONE)
 
