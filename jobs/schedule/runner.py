@@ -48,9 +48,6 @@ class Runnable(Protocol):
     def fields(self) -> tuple[str, ...]: ...
 
     @property
-    def writes(self) -> tuple[str, ...]: ...
-
-    @property
     def after(self) -> tuple[str, ...]: ...
 
     def cost(self, app: App, now: datetime) -> int:
@@ -141,7 +138,7 @@ def _stopped(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress
         short = f"not run: {waiting[0]} could not run"
         why = f"not run: it reads what {waiting[0]} writes, and {waiting[0]} could not run ({cause})"
     else:
-        broken = trust.problems(app.store, job.fields, job.writes)
+        broken = trust.problems(app.store, job.fields, getattr(job, "writes", ()))
         if not broken:
             _mark_stopped(app, job.name, None)
             return None

@@ -28,7 +28,6 @@ class SyncJob:
     bases: tuple[str, ...] | None = None  # None: every base (the planner polls Referrals more often)
     name: str = "sync"
     fields: tuple[str, ...] = ()
-    writes: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
 
     def keys(self) -> list[str]:
