@@ -32,6 +32,10 @@ class Difference:
     blocking: bool  # True: the jobs cannot use this table (or field) until it is fixed
     #: the template field is simply missing (no sign of a rename): `bases check --fix` adds it
     addable: bool = False
+    #: what happened: "table" (missing), "renamed" (certain, by its id), "renamed?" (a guess),
+    #: "deleted" (it was there at the last check), "missing" (never seen: e.g. a field a newer
+    #: template added), "type", "option".
+    kind: str = ""
 
     def __str__(self) -> str:
         where = f"{self.base} › {self.table}" + (f" › {self.field}" if self.field else "")
@@ -75,6 +79,7 @@ def _field_differences(
                     f"is a {lf.get('type')} field but the template expects {fd.type}",
                     f"change the field type to {fd.type} in Airtable (field menu › Edit field)",
                     blocking=fd.required or fd.writer.job_may_write,
+                    kind="type",
                 )
             )
             continue
@@ -89,6 +94,7 @@ def _field_differences(
                         f"has no option {choice!r}",
                         f"add the option {choice!r} to {fd.name} (field menu › Edit field)",
                         blocking=fd.writer.job_may_write,
+                        kind="option",
                     )
                 )
     return out
@@ -102,21 +108,25 @@ def _missing_field(
     by_id: dict[Any, dict[str, Any]],
     known_ids: dict[str, str],
 ) -> Difference:
-    known = by_id.get(known_ids.get(f"{table.name}.{fd.name}"))
+    known_id = known_ids.get(f"{table.name}.{fd.name}")
+    known = by_id.get(known_id)
+    candidates = _rename_candidates(table, live_fields, fd)
     addable = False
     if known is not None:
-        problem = f"was renamed to {known['name']!r}"
+        kind, problem = "renamed", f"was renamed to {known['name']!r}"
         fix = f"rename {known['name']!r} back to {fd.name!r}; the jobs find fields by name"
+    elif len(candidates) == 1:
+        kind, problem = "renamed?", f"is missing; {candidates[0]!r} looks like it was renamed from it"
+        fix = f"rename {candidates[0]!r} back to {fd.name!r}, or add a {fd.type} field named {fd.name!r}"
+    elif known_id is not None:
+        kind, problem = "deleted", "was deleted in Airtable (it was there at the last check)"
+        fix = f"add a {fd.type} field named {fd.name!r} again (`partnerops bases check --fix` does); the jobs fill what is theirs"
+        addable = True
     else:
-        candidates = _rename_candidates(table, live_fields, fd)
-        if len(candidates) == 1:
-            problem = f"is missing; {candidates[0]!r} looks like it was renamed from it"
-            fix = f"rename {candidates[0]!r} back to {fd.name!r}, or add a {fd.type} field named {fd.name!r}"
-        else:
-            problem = "is missing"
-            fix = f"add a {fd.type} field named {fd.name!r}, or run `partnerops bases check --fix` to add it"
-            addable = True
-    return Difference(base.name, table.name, fd.name, problem, fix, blocking=True, addable=addable)
+        kind, problem = "missing", "is missing"
+        fix = f"add a {fd.type} field named {fd.name!r}, or run `partnerops bases check --fix` to add it"
+        addable = True
+    return Difference(base.name, table.name, fd.name, problem, fix, blocking=True, addable=addable, kind=kind)
 
 
 def compare(base: BaseDef, schema: dict[str, Any], known_ids: dict[str, str] | None = None) -> list[Difference]:
@@ -138,6 +148,7 @@ def compare(base: BaseDef, schema: dict[str, Any], known_ids: dict[str, str] | N
                     "table is missing",
                     f"create a table named {table.name!r} (or rename it back); see bases/README.md",
                     blocking=True,
+                    kind="table",
                 )
             )
             continue

@@ -10,6 +10,7 @@ to 10 records a call, the cells of one record merged in queue order.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Hashable
 from datetime import datetime
 
@@ -17,11 +18,13 @@ from bases.records import Cell
 from integrations.airtable import AirtableError
 from jobs.apply.drain import EffectFailed, Result
 from jobs.apply.room import Room, is_cap_refusal
-from jobs.apply.writer import WRITE_BATCH, RecordWriter
+from jobs.apply.writer import FIELD_REFUSALS, VALUE_REFUSED, WRITE_BATCH, RecordWriter
 from jobs.plan import CellUpdate, Effect, RecordCreate, RecordDelete, record_version
 from jobs.store.edited import remember_edited
+from jobs.store.state import load_sync, save_sync
 
 log = logging.getLogger(__name__)
+_FIELD_NAME_RE = re.compile(r'field(?: name)?:? "([^"]+)"', re.IGNORECASE)
 
 
 def airtable_failed(exc: AirtableError) -> EffectFailed:
@@ -32,6 +35,14 @@ def airtable_failed(exc: AirtableError) -> EffectFailed:
 def _update(effect: Effect) -> CellUpdate:
     assert isinstance(effect.payload, CellUpdate)
     return effect.payload
+
+
+def _field_gone(table: str, names: list[str]) -> EffectFailed:
+    fields = ", ".join(f"{table}.{n}" for n in names)
+    return EffectFailed(
+        f"not written: {fields} cannot be trusted in Airtable now (renamed, deleted or retyped since the "
+        "last check); run `partnerops bases check`"
+    )
 
 
 class AirtableExecutor:
@@ -103,10 +114,16 @@ class AirtableExecutor:
         changes: dict[str, dict[str, Cell]] = {}
         for e in effects:
             changes.setdefault(_update(e).id, {}).update(_update(e).cells)
+        unknown = self._unknown_fields(first.base, first.table, changes)
+        if unknown:
+            failed = _field_gone(first.table, unknown)
+            return {e.key: failed for e in effects}
         try:
             result = self.writer.update(first.base, first.table, changes)
         except AirtableError as exc:
             failed = airtable_failed(exc)
+            if exc.code in FIELD_REFUSALS or exc.code == VALUE_REFUSED:
+                failed = self._forget_field(first.base, first.table, exc) or failed
             return {e.key: failed for e in effects}
         outcomes: dict[str, Result | EffectFailed] = {}
         for e in effects:
@@ -121,6 +138,32 @@ class AirtableExecutor:
                 for e in sharing:
                     outcomes[e.key] = self._alone(e)
         return outcomes
+
+    def _unknown_fields(self, base: str, table: str, changes: dict[str, dict[str, Cell]]) -> list[str]:
+        """Fields these cells would write that Airtable no longer has (seen by the last schema
+        check, or refused earlier in this run): writing them costs a call and fails."""
+        state = load_sync(self.writer.store, base)
+        blocking = set(state.get("blocking", [])) if state else set()
+        names = {name for cells in changes.values() for name in cells}
+        return sorted(n for n in names if table in blocking or f"{table}.{n}" in blocking)
+
+    def _forget_field(self, base: str, table: str, exc: AirtableError) -> EffectFailed | None:
+        """Airtable does not know a field the jobs write (renamed or deleted since the last sync):
+        no write of it is tried again, no job trusts the base until the next full resync (which
+        explains the difference), and the effects fail in plain words."""
+        found = _FIELD_NAME_RE.search(exc.message or "")
+        state = load_sync(self.writer.store, base)
+        if found is None or state is None:
+            return None
+        name = found.group(1)
+        if exc.code == VALUE_REFUSED:
+            why = f"Airtable refuses the values of {table}.{name} for every record (was its type changed?)"
+        else:
+            why = f"Airtable no longer has the field {table}.{name} (renamed or deleted?)"
+        state["blocking"] = sorted({*state.get("blocking", []), f"{table}.{name}"})
+        state["resync"] = why
+        save_sync(self.writer.store, base, state)
+        return EffectFailed(f"not written: {why}; run `partnerops bases check`")
 
     def _alone(self, effect: Effect) -> Result | EffectFailed:
         p = _update(effect)

@@ -25,7 +25,7 @@ from jobs.apply.drain import EffectFailed, Result
 from jobs.apply.writer import RecordWriter
 from jobs.plan import CrmPush, Effect
 from jobs.store.local import LocalStore
-from jobs.store.state import attribution_key
+from jobs.store.state import attribution_key, first_push_key
 
 
 class CrmExecutor:
@@ -118,8 +118,17 @@ class CrmExecutor:
             attribution=attribution,
             expires_on=referral.expires_on.isoformat() if referral.expires_on else None,
             partner_company=(partner.company or None) if partner else None,
-            pushed_at=format_datetime(self.now()),
+            pushed_at=self._first_push(referral.id),
         )
+
+    def _first_push(self, referral_id: str) -> str:
+        key = first_push_key(referral_id)
+        stored = self.store.get_state(key)
+        if isinstance(stored, str) and stored:
+            return stored
+        when = format_datetime(self.now())
+        self.store.set_state(key, when)
+        return when
 
     def reconcile(self, effect: Effect, started_at: datetime) -> Result | None:
         return None  # the push is an upsert by the referral id: repeating it is safe

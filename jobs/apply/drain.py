@@ -42,6 +42,9 @@ RESTORE_WINDOW = timedelta(days=8)
 AFTER_KNOWN = timedelta(days=2)
 Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
+NOT_DONE = "not done: "  # the start of why an effect of a group that stopped before it was not run
+#: Which queued effects a drain may run now (the others stay queued, untouched).
+Select = Callable[[Queued], bool]
 
 
 class EffectFailed(Exception):
@@ -113,17 +116,23 @@ class Drain:
     """One pass over the queue."""
 
     def __init__(
-        self, queue: EffectQueue, executors: Mapping[str, Executor], clock: Clock, progress: Progress | None
+        self,
+        queue: EffectQueue,
+        executors: Mapping[str, Executor],
+        clock: Clock,
+        progress: Progress | None,
+        select: Select | None = None,
     ) -> None:
         self.queue, self.executors, self.clock = queue, executors, clock
         self.progress = progress
+        self.select = select
         self.report = DrainReport()
         self.broken: dict[str, str] = {}  # group → why it stopped for good
         self.waiting: dict[str, str] = {}  # group → what it waits for (its later members stay queued)
         self.items: list[Queued] = []
 
     def run(self) -> DrainReport:
-        items = self.items = self.queue.queued()
+        items = self.items = [q for q in self.queue.queued() if self.select is None or self.select(q)]
         index = 0
         while index < len(items):
             first = index
@@ -171,7 +180,7 @@ class Drain:
         if not effect.group:
             return False
         if effect.group in self.broken:
-            why = f"not done: {self.broken[effect.group]}"
+            why = f"{NOT_DONE}{self.broken[effect.group]}"
             self.queue.mark(effect.key, FAILED, self.clock(), error=why)
             self.report.failed[effect.key] = why
             return True
@@ -299,7 +308,12 @@ def _run_one(executor: Executor, effect: Effect) -> Result | EffectFailed:
 
 
 def drain(
-    queue: EffectQueue, executors: Mapping[str, Executor], clock: Clock, progress: Progress | None = None
+    queue: EffectQueue,
+    executors: Mapping[str, Executor],
+    clock: Clock,
+    progress: Progress | None = None,
+    select: Select | None = None,
 ) -> DrainReport:
-    """Apply every queued effect in order (see the module docstring)."""
-    return Drain(queue, executors, clock, progress).run()
+    """Apply every queued effect in order (see the module docstring); with ``select``, only
+    those it picks (e.g. not the leftovers of a job that is stopped)."""
+    return Drain(queue, executors, clock, progress, select).run()

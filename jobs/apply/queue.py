@@ -232,6 +232,16 @@ class EffectQueue:
                 out[effect.source] = str(error or "failed")
         return out
 
+    def failing_since(self, job: str, before: datetime) -> list[tuple[Effect, str, datetime]]:
+        """Effects of ``job`` still queued whose last try failed (a CRM or Slack down, …) and that
+        were queued before ``before``: (effect, why it failed last, when it was queued)."""
+        rows = self._db.execute(
+            "SELECT key, kind, target, payload, describe, error, planned_at FROM effects "
+            "WHERE job=? AND status IN (?, ?) AND error IS NOT NULL AND planned_at < ? ORDER BY seq",
+            (job, PLANNED, STARTED, before.isoformat()),
+        )
+        return [(_effect(*r[:5]), str(r[5]), datetime.fromisoformat(r[6])) for r in rows]
+
     def counts(self) -> dict[str, int]:
         return {str(s): int(n) for s, n in self._db.execute("SELECT status, COUNT(*) FROM effects GROUP BY status")}
 

@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 WRITE_BATCH = 10  # Airtable takes at most 10 records a write call
 REFUSED = 422  # Airtable refuses the data itself (a bad value, an unknown option)
 GONE = (404, 422)  # a delete naming a record that is not there (any more)
+# Refusals about a field, not a record: every record of the call would be refused the same way,
+# so the call is not written again one record at a time (that costs a call per record for nothing).
+FIELD_REFUSALS = frozenset({"UNKNOWN_FIELD_NAME"})
+VALUE_REFUSED = "INVALID_VALUE_FOR_COLUMN"  # a bad value — or, for every record, a field of another type now
+#: Records refused with the very same words, one after the other from the start of a refused call,
+#: after which the refusal is taken to be the field's (retyped since the last sync), not theirs.
+FIELD_LEVEL_AFTER = 2
 
 Changes = dict[str, dict[str, Cell]]
 
@@ -80,7 +87,7 @@ class RecordWriter:
             try:
                 self.client.update(base, table, chunk)
             except AirtableError as exc:
-                if exc.status != REFUSED:
+                if exc.status != REFUSED or exc.code in FIELD_REFUSALS:
                     raise
                 self._isolate(base, table, chunk, result, exc)
                 continue
@@ -149,12 +156,17 @@ class RecordWriter:
             result.failed[chunk[0][0]] = refused.message or refused.code
             return
         assert self.client is not None
-        for item in chunk:
+        alike = 0  # refusals so far, from the first record on, in the chunk's own words
+        for i, item in enumerate(chunk):
             try:
                 self.client.update(base, table, [item])
             except AirtableError as exc:
-                if exc.status != REFUSED:
+                if exc.status != REFUSED or exc.code in FIELD_REFUSALS:
                     raise
+                if i == alike and exc.code == VALUE_REFUSED and exc.message == refused.message:
+                    alike += 1
+                    if alike == FIELD_LEVEL_AFTER:
+                        raise  # the field refuses every record: one call per record would buy nothing
                 result.failed[item[0]] = exc.message or exc.code
                 continue
             self._stored(base, table, [item], result)

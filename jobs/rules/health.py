@@ -72,9 +72,14 @@ def next_stage(stage: str | None, old_band: str | None, score: Score, band_chang
 _OWN = {f.name for f in PARTNERS.fields if f.writer is Writer.JOB}
 
 
-def _partner_notes(row: PartnerRow, duplicate_of: PartnerRow | None) -> str:
+def _partner_notes(row: PartnerRow, duplicate_of: PartnerRow | None, today: date) -> str:
     # Problems in cells this job overwrites anyway (its own fields) are not the manager's to fix.
     extra = []
+    if row.joined_on is not None and row.joined_on > today:
+        extra.append(
+            f"Joined On: {row.joined_on.isoformat()} is in the future; the partner counts as new until 30 days "
+            "after it. If that is a typo, correct it"
+        )
     if duplicate_of is not None:
         extra.append(
             f"Email: {duplicate_of.display_name} has the same e-mail; the jobs use that (older) record. "
@@ -160,7 +165,7 @@ class _Assessor:
         duplicate_of = self.first_of.get(row.email) if row.email else None
         if row.email and duplicate_of is None:
             self.first_of[row.email] = row
-        out.notes[row.id] = _partner_notes(row, duplicate_of)
+        out.notes[row.id] = _partner_notes(row, duplicate_of, self.today)
         if row.email is None:
             out.unscored.append(row.id)
             return

@@ -282,9 +282,18 @@ class _Reg:
 
     def expires_on(self, settings: ReferralSettings) -> date:
         value = self.values.get("Expires On")
-        if isinstance(value, date):
-            return value
+        if isinstance(value, date) and value >= self.registered:
+            return value  # one before the registration itself is a typo: the default stands
         return self.registered + timedelta(days=settings.protection_days)
+
+    def expiry_note(self, settings: ReferralSettings) -> str:
+        value = self.values.get("Expires On")
+        if not isinstance(value, date) or value >= self.registered:
+            return ""
+        return (
+            f"Expires On {format_date(value)} was before the referral was registered ({format_date(self.registered)}); "
+            f"it is set to {format_date(self.expires_on(settings))}, {settings.protection_days} days after registration"
+        )
 
     def holds(self, now: date, settings: ReferralSettings) -> bool:
         if self.status not in HOLDING_STATUSES:
@@ -372,7 +381,7 @@ def plan_registrations(
         if reg.status not in EXPIRING_STATUSES:
             continue
         expires = reg.expires_on(settings)
-        cells: dict[str, object] = {"Expires On": format_date(expires)}
+        cells: dict[str, object] = {"Expires On": format_date(expires), "Sync Notes": reg.expiry_note(settings)}
         if expires < now:
             cells["Status"] = EXPIRED
             reg.status = EXPIRED

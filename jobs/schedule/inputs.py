@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bases.fields import ActivityF, CircleF, MemberF, PartnerF, ReferralF
@@ -20,7 +21,7 @@ from integrations.slack import SlackError
 from jobs.app import App
 from jobs.apply.queue import DONE
 from jobs.messages.words import owner_key
-from jobs.rules import archive_rows
+from jobs.rules import aliases, archive_rows
 from jobs.rules.capacity import Capacity
 from jobs.rules.circles import OUTBOX_USER, CircleInputs, decisions
 from jobs.rules.digest import DigestInputs, digest_key
@@ -87,35 +88,61 @@ def owner_names(app: App, emails: Iterable[str]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class CirclesRead(CircleInputs):
+    """The circles job's inputs, and the Members records that follow a partner's corrected e-mail."""
+
+    follow: Mapping[str, str] = field(default_factory=dict)  # Members record id → e-mail to write
+
+
+def moved_emails(app: App) -> dict[str, str]:
+    """Old partner e-mail → the partner's current one (see :mod:`jobs.rules.aliases`); the
+    e-mails seen now are remembered for the next run."""
+    partners_now = app.store.all(PartnerF.BASE, PartnerF.TABLE)
+    raw = app.store.get_state(aliases.EMAILS)
+    seen: dict[str, list[str]] = {}
+    if isinstance(raw, dict):
+        seen = {str(k): [str(e) for e in v] for k, v in raw.items() if isinstance(v, list)}
+    moved = aliases.old_to_current(partners_now, seen)
+    now_seen = aliases.remembered(partners_now, seen)
+    if now_seen != seen:
+        app.store.set_state(aliases.EMAILS, {k: list(v) for k, v in now_seen.items()})
+    return moved
+
+
 def _unknown_users(rows: Iterable[PartnerRow], emails: Iterable[str]) -> list[str]:
     cached = {r.email for r in rows if r.email and r.slack_user_id}
     return [e for e in emails if e not in cached]
 
 
 def read_health(app: App, now: datetime) -> HealthInputs:
+    moved = moved_emails(app)
     return HealthInputs(
         partners=app.store.all(PartnerF.BASE, PartnerF.TABLE),
-        referrals=history(app, ReferralF.BASE, ReferralF.TABLE),
+        referrals=aliases.referrals_as_partners_now(history(app, ReferralF.BASE, ReferralF.TABLE), moved),
         activities=history(app, ActivityF.BASE, ActivityF.TABLE),
         now=now,
         settings=app.settings.health,
     )
 
 
-def read_circles(app: App, now: datetime) -> CircleInputs:
-    base = CircleInputs(
+def read_circles(app: App, now: datetime) -> CirclesRead:
+    moved = moved_emails(app)
+    members, follow = aliases.members_following(app.store.all(MemberF.BASE, MemberF.TABLE), moved)
+    base = CirclesRead(
         circles=app.store.all(CircleF.BASE, CircleF.TABLE),
         partners=app.store.all(PartnerF.BASE, PartnerF.TABLE),
-        members=app.store.all(MemberF.BASE, MemberF.TABLE),
+        members=members,
         zone=load_zone(app.store),
         now=now,
         slack_users={},
         last_message={},
-        referrals=history(app, ReferralF.BASE, ReferralF.TABLE),
+        referrals=aliases.referrals_as_partners_now(history(app, ReferralF.BASE, ReferralF.TABLE), moved),
         activities=history(app, ActivityF.BASE, ActivityF.TABLE),
         health=app.settings.health,
         manager_channel=app.settings.slack_manager_channel,
         form_url=app.settings.referral_form_url,
+        follow=follow,
     )
     touched = [d.email for plan in decisions(base).values() for d in plan.decisions]
     last = {}
@@ -127,7 +154,7 @@ def read_circles(app: App, now: datetime) -> CircleInputs:
     queued = frozenset(q.effect.target for q in app.queue.queued() if q.effect.key.startswith("member:"))
     names = owner_names(app, touched)
     update = {"slack_users": users, "last_message": last, "in_flight": queued, "signatures": names}
-    return CircleInputs(**{**base.__dict__, **update})
+    return CirclesRead(**{**base.__dict__, **update})
 
 
 def read_referrals(app: App, now: datetime) -> ReferralInputs:

@@ -12,7 +12,9 @@ from datetime import datetime
 
 from bases.fields import ReferralF
 from jobs.app import App
-from jobs.rules.circles import plan_circles_effects
+from jobs.plan import Plan
+from jobs.rules.aliases import follow_effects
+from jobs.rules.circles import CircleInputs, plan_circles_effects
 from jobs.rules.digest import DigestInputs, plan_digest
 from jobs.rules.health import plan_health
 from jobs.rules.intros import new_intros, plan_intros
@@ -23,8 +25,14 @@ from jobs.schedule.runner import Job, Runnable
 
 ORDER = ["sync", "health", "circles", "referrals", "stages", "intros", "digest"]
 
+# What each job trusts. ``fields``: what it reads (a field it writes and reads back counts here):
+# renamed, deleted, retyped, missing or short of an option, it stops the job. ``writes``: what it
+# only writes: renamed, deleted, retyped or short of an option, it stops the job too; a field the
+# base never had (a newer template's, not added yet) is written around. Sync Notes is neither: the
+# run summary says what it would have said.
 _PARTNER_READS = ("Partners.Email",)
 _REFERRAL_READS = ("Referrals.Direction", "Referrals.Partner Email", "Referrals.Status")
+_WHO = ("Partners.Name", "Partners.Owner", "Partners.Slack User ID", "Partners.Do Not Message")
 
 
 def _health_estimate(app: App, now: datetime) -> int:
@@ -56,6 +64,18 @@ def _intros_estimate(app: App, now: datetime) -> int:
     return 0 if app.airtable is None else 2 * len(new_intros(app.store.all(ReferralF.BASE, ReferralF.TABLE)))
 
 
+def _plan_circles(read: CircleInputs) -> Plan:
+    """The circles plan; first, the Members records that follow a partner's corrected e-mail."""
+    plan = plan_circles_effects(read)
+    follow = read.follow if isinstance(read, inputs.CirclesRead) else {}
+    plan.effects[:0] = follow_effects(follow)
+    plan.story[:0] = [
+        f"Members record {rid} now names {email} (the partner's Email was corrected)"
+        for rid, email in sorted(follow.items())
+    ]
+    return plan
+
+
 def _small(calls: int) -> Callable[[App, datetime], int]:
     def estimate(app: App, now: datetime) -> int:
         return 0 if app.airtable is None else calls
@@ -71,42 +91,55 @@ HEALTH = Job(
     fields=(
         *_PARTNER_READS,
         *_REFERRAL_READS,
+        "Referrals.Intro Sent At",
         "Partners.Joined On",
         "Partners.Stage",
         "Partners.Health Score",
         "Partners.Health Band",
-        "Partners.Previous Band",
         "Partners.Band Changed On",
+        "Activities.Partner",
+        "Activities.Date",
+    ),
+    writes=(
+        "Partners.Previous Band",
         "Partners.Last Referral On",
         "Partners.First Referral On",
         "Partners.Referrals 90d",
         "Partners.Won Referrals",
-        "Activities.Partner",
-        "Activities.Date",
+        "Partners.Health Detail",
+        "Partners.Referrals Given",
+        "Partners.Last Given On",
     ),
 )
 CIRCLES = Job(
     "circles",
     inputs.read_circles,
-    plan_circles_effects,
+    _plan_circles,
     _small(3),
     fields=(
         *_PARTNER_READS,
+        *_WHO,
+        *_REFERRAL_READS,
         "Partners.Health Score",
         "Partners.Last Referral On",
         "Partners.Circle Override",
-        "Partners.Do Not Message",
-        "Partners.Slack User ID",
+        "Activities.Partner",
+        "Activities.Date",
+        "Circles.Name",
         "Circles.Slack Channel ID",
         "Circles.Enter Score",
         "Circles.Leave Score",
         "Circles.Stale After Days",
         "Circles.Max Members",
+        "Circles.Perks",
         "Circles.Active",
         "Members.Circle",
         "Members.Partner Email",
         "Members.Status",
+        "Members.Joined On",
+        "Members.Removed On",
     ),
+    writes=("Members.Member", "Members.Reason"),
     after=("health",),
 )
 REFERRALS = Job(
@@ -116,29 +149,46 @@ REFERRALS = Job(
     _referrals_estimate,
     fields=(
         *_PARTNER_READS,
+        *_WHO,
         *_REFERRAL_READS,
+        "Partners.Company",
+        "Referrals.Referral",
+        "Referrals.Company",
         "Referrals.Company Domain",
+        "Referrals.Contact Name",
         "Referrals.Contact Email",
+        "Referrals.Notes",
         "Referrals.Attribution",
         "Referrals.Conflict With",
         "Referrals.Expires On",
         "Referrals.CRM ID",
-        "Referrals.CRM Pushed At",
     ),
+    writes=("Referrals.CRM Pushed At", "Referrals.CRM Stage"),
 )
 STAGES = Job(
     "stages",
     inputs.read_stages,
     plan_stages,
     _small(2),
-    fields=(*_PARTNER_READS, *_REFERRAL_READS, "Referrals.CRM Stage", "Referrals.Amount"),
+    fields=(*_PARTNER_READS, *_WHO, *_REFERRAL_READS, "Referrals.CRM ID", "Referrals.CRM Stage", "Referrals.Amount"),
 )
 INTROS = Job(
     "intros",
     inputs.read_intros,
     plan_intros,
     _intros_estimate,
-    fields=(*_PARTNER_READS, *_REFERRAL_READS, "Referrals.Contact Email", "Referrals.Intro Sent At"),
+    fields=(
+        *_PARTNER_READS,
+        *_WHO,
+        *_REFERRAL_READS,
+        "Partners.Company",
+        "Referrals.Referral",
+        "Referrals.Company",
+        "Referrals.Contact Name",
+        "Referrals.Contact Email",
+        "Referrals.Notes",
+        "Referrals.Intro Sent At",
+    ),
 )
 
 RULE_JOBS: tuple[Runnable, ...] = (HEALTH, CIRCLES, REFERRALS, STAGES, INTROS)

@@ -3,7 +3,8 @@
 1. A job that cannot afford its Airtable calls this month is skipped and says so.
 2. A job whose fields cannot be trusted (renamed, retyped, a lost option: see ``bases check``)
    is blocked, with one clear message, and so are the jobs that read its output.
-3. What a killed run left queued is finished first, so the plan sees its results.
+3. What a killed run of the job left queued is finished first, so the plan sees its results
+   (each job finishes its own leftovers: a stopped job's wait with it).
 4. ``read`` gathers what the rules need (the only I/O before planning: the store, Slack users,
    the CRM's deals); ``plan`` is pure; the plan's effects are queued together, then applied.
 5. Sync Notes: each job says what it found wrong with the records it looked at, and every
@@ -20,7 +21,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from bases.fields import PartnerF
@@ -29,10 +30,12 @@ from bases.schema import base as base_def
 from integrations.airtable import AirtableError, BudgetExhausted
 from integrations.http import scrub
 from jobs.app import App
-from jobs.apply.drain import DrainReport, drain
+from jobs.apply.drain import NOT_DONE, DrainReport, drain
+from jobs.apply.queue import Queued
 from jobs.messages.partner import BaseFull
 from jobs.plan import CellUpdate, ChannelPost, Effect, JobOutcome, Plan, RecordCreate, RecordRef, Status, fingerprint
 from jobs.refused import stop_if_refused
+from jobs.schedule import notices, trust
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +70,11 @@ class Job(Generic[I]):
     read: Callable[[App, datetime], I]
     plan: Callable[[I], Plan]
     estimate: Callable[[App, datetime], int]  # Airtable calls it expects to spend
-    #: "Table.Field" it reads or writes: when one cannot be trusted, the job does not run.
+    #: "Table.Field" it reads (or writes and reads back): when one cannot be trusted, the job does not run.
     fields: tuple[str, ...] = ()
+    #: "Table.Field" it only writes: renamed, deleted or retyped, the job does not run either; a
+    #: field the base never had (a newer template's) is written around.
+    writes: tuple[str, ...] = ()
     #: jobs whose output it reads: blocked with them.
     after: tuple[str, ...] = ()
 
@@ -76,7 +82,7 @@ class Job(Generic[I]):
         return self.estimate(app, now)
 
     def execute(self, app: App, now: datetime, say: Progress) -> JobOutcome:
-        leftovers = drain(app.queue, app.executors(), app.now, say)
+        leftovers = drain(app.queue, app.executors(), app.now, say, runnable_now(self.name))
         return apply_plan(app, self.name, self.plan(self.read(app, now)), now, say, leftovers)
 
 
@@ -88,19 +94,36 @@ class Skip(Exception):
 class Cycle:
     """What the jobs of one cycle found, for the ones after them."""
 
-    blocked: dict[str, str] = field(default_factory=dict)  # job → why
+    blocked: dict[str, str] = field(default_factory=dict)  # job → why it could not run
 
 
-def untrusted(app: App, job: Runnable) -> list[str]:
-    """The fields of ``job`` that the last schema check found missing or of the wrong type."""
-    from_state = set()
-    for base in ("partners", "referrals", "circles"):
-        state = app.store.get_state(f"sync:{base}")
-        if isinstance(state, dict):
-            blocking = state.get("blocking")
-            if isinstance(blocking, list):
-                from_state |= {str(b) for b in blocking}
-    return sorted(f for f in job.fields if f in from_state or f.split(".")[0] in from_state)
+#: An effect still failing this long after it was queued (tried again every run meanwhile) is
+#: reported as a failure (exit 1), no longer as "left for the next run".
+FAILING_FOR_LONG = timedelta(days=1)
+STOPPED = "runner:stopped"  # job → why: jobs stopped by a field that cannot be trusted (their leftovers wait)
+
+
+def stopped_jobs(app: App) -> dict[str, str]:
+    value = app.store.get_state(STOPPED)
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _mark_stopped(app: App, job: str, why: str | None) -> None:
+    jobs = stopped_jobs(app)
+    if (jobs.get(job) or None) == why:
+        return
+    if why is None:
+        jobs.pop(job, None)
+    else:
+        jobs[job] = why
+    app.store.set_state(STOPPED, dict(jobs))
+
+
+def runnable_now(job: str) -> Callable[[Queued], bool]:
+    """The queued effects a drain during ``job`` carries out: its own (what a killed run left,
+    first) and the managers' notices still waiting. Another job's wait for that job's next run, so
+    they are counted and explained where they belong — and a stopped job's stay unsent."""
+    return lambda q: q.job in (job, notices.JOB, "")
 
 
 def run_job(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress) -> JobOutcome:
@@ -110,20 +133,33 @@ def run_job(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress)
     return outcome
 
 
-def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress) -> JobOutcome:
-    waiting = [j for j in job.after if j in cycle.blocked]
+def _stopped(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress) -> JobOutcome | None:
+    """The job's outcome when it must not run: what it reads comes from a job that could not run,
+    or a field it reads or writes cannot be trusted. Said once, here and to the managers."""
+    upstream = {**stopped_jobs(app), **cycle.blocked}
+    waiting = [j for j in job.after if j in upstream]
     if waiting:
-        why = f"not run: it reads what {', '.join(waiting)} writes, and {waiting[0]} could not run ({cycle.blocked[waiting[0]]})"
-        cycle.blocked[job.name] = why
-        return JobOutcome(job.name, Status.BLOCKED, reason=why, failures=[why])
-    broken = untrusted(app, job)
-    if broken:
-        why = (
-            f"not run: {', '.join(broken)} cannot be trusted (renamed, deleted or retyped in Airtable); "
-            "nothing was written or sent on its basis. Run `partnerops bases check` for the fix"
-        )
-        cycle.blocked[job.name] = why
-        return JobOutcome(job.name, Status.BLOCKED, reason=why, failures=[why])
+        cause = upstream[waiting[0]]
+        short = f"not run: {waiting[0]} could not run"
+        why = f"not run: it reads what {waiting[0]} writes, and {waiting[0]} could not run ({cause})"
+    else:
+        broken = trust.problems(app.store, job.fields, getattr(job, "writes", ()))
+        if not broken:
+            _mark_stopped(app, job.name, None)
+            return None
+        cause = "; ".join(broken)
+        short = "not run: a field it needs cannot be trusted"
+        why = f"not run: {cause}. Nothing was written or sent on its basis; it runs again by itself once this is fixed"
+        notices.tell(app, [notices.stopped(job.name, broken)], now, say)
+    cycle.blocked[job.name] = cause
+    _mark_stopped(app, job.name, cause)
+    return JobOutcome(job.name, Status.BLOCKED, reason=short, failures=[why])
+
+
+def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress) -> JobOutcome:
+    held = _stopped(app, job, now, cycle, say)
+    if held is not None:
+        return held
     if app.airtable is not None and app.dry is None:
         needed = job.cost(app, now)
         if needed > 0 and not app.airtable.can_afford(needed):  # a job that costs nothing runs (the digest)
@@ -153,22 +189,53 @@ def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress
 
 def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, leftovers: DrainReport) -> JobOutcome:
     """Queue a plan's effects together (its Sync Notes last, so they share writes), carry them
-    out, then explain on each record what failed."""
+    out, then explain on each record what failed — and tell the managers, once per problem."""
     app.store.set_notes(job, {(r.base, r.table, r.id): t for r, t in plan.notes.items()})
     effects = [*plan.effects, *notes_effects(app, job, composed(app, set(plan.notes)), now)]
     plan.effects = _writable(app, effects)
     enqueued = app.queue.enqueue(plan.effects, now, job)
-    report = drain(app.queue, app.executors(), app.now, say)
+    runnable = runnable_now(job)
+    report = drain(app.queue, app.executors(), app.now, say, runnable)
     report.merge(leftovers)
     _own_held(app, job, report)
-    delivery = delivery_notes(plan, report, enqueued.still_failing)
+    stuck = failing_for_long(app, job, now)
+    still = {**enqueued.still_failing, **{key: why for key, (_e, why) in stuck.items()}}
+    # What this run's effects, a run's leftovers done now, and the long-failing ones were about.
+    about = list({e.key: e for e in [*report.done, *(e for e, _why in stuck.values()), *plan.effects]}.values())
+    delivery = delivery_notes(about, report, still)
     app.store.set_notes(f"{job} (delivery)", {(r.base, r.table, r.id): t for r, t in delivery.items()})
     later = notes_effects(app, f"{job}-delivery", composed(app, set(delivery)), now) + held_posts(app, report, now)
     if later:
         app.queue.enqueue(later, now, job)
-        report.merge(drain(app.queue, app.executors(), app.now, say))
+        report.merge(drain(app.queue, app.executors(), app.now, say, runnable))
         _own_held(app, job, report)
-    return outcome(job, plan, report, enqueued.still_failing, Status.PLANNED if app.dry else Status.DONE)
+    told = failure_notices(job, plan, report)
+    told += [notices.failing(job, e.key, e.describe, why) for e, why in stuck.values()]
+    notices.tell(app, told, now, say)
+    return outcome(job, plan, report, still, Status.PLANNED if app.dry else Status.DONE)
+
+
+def failure_notices(job: str, plan: Plan, report: DrainReport) -> list[notices.Notice]:
+    """One notice per reason the effects of this plan failed for good (or may not have happened),
+    and one per problem the plan reported; an effect skipped because its group stopped is not
+    a reason of its own."""
+    by_why: dict[str, list[str]] = {}
+    for e in plan.effects:
+        why = report.failed.get(e.key) or report.unknown.get(e.key)
+        if why and not why.startswith(NOT_DONE):
+            by_why.setdefault(why, []).append(e.describe)
+    out = [notices.refused(job, why, describes) for why, describes in by_why.items()]
+    return out + [notices.problem(job, p) for p in plan.problems]
+
+
+def failing_for_long(app: App, job: str, now: datetime) -> dict[str, tuple[Effect, str]]:
+    """Effects of this job that are still tried every run and have failed for more than
+    :data:`FAILING_FOR_LONG` (the CRM or Slack down for a day): no longer "left for the next run"
+    but a failure, reported with its reason — and still tried every run."""
+    out: dict[str, tuple[Effect, str]] = {}
+    for effect, why, since in app.queue.failing_since(job, now - FAILING_FOR_LONG):
+        out[effect.key] = (effect, f"failing since {since:%Y-%m-%d %H:%M} UTC, tried again every run: {why}")
+    return out
 
 
 def _own_held(app: App, job: str, report: DrainReport) -> None:
@@ -202,11 +269,11 @@ def _live_fields(app: App, base: str, table: str) -> set[str] | None:
     return {str(f) for f in have} if isinstance(have, list) else None
 
 
-def delivery_notes(plan: Plan, report: DrainReport, still_failing: dict[str, str]) -> dict[RecordRef, str]:
-    """For each record an effect of this plan was about: why it failed ("" when nothing did)."""
+def delivery_notes(effects: list[Effect], report: DrainReport, still_failing: dict[str, str]) -> dict[RecordRef, str]:
+    """For each record one of these effects was about: why it failed ("" when nothing did)."""
     lines: dict[RecordRef, list[str]] = {}
     held = {e.key: why for e, why in report.held}
-    for e in plan.effects:
+    for e in effects:
         if e.source is None:
             continue
         why = report.failed.get(e.key) or report.unknown.get(e.key) or held.get(e.key) or still_failing.get(e.key)

@@ -33,6 +33,12 @@ def attribution_key(referral_id: str) -> str:
     return f"attribution:{referral_id}"
 
 
+def first_push_key(referral_id: str) -> str:
+    """When a referral was first pushed (its document's ``occurred_at``): a repeated push after a
+    lost answer sends the very same document, so a receiver deduplicating on it sees one event."""
+    return f"first-push:{referral_id}"
+
+
 class SyncState(TypedDict, total=False):
     base_id: str
     webhook_id: str | None
@@ -45,6 +51,8 @@ class SyncState(TypedDict, total=False):
     last_poll: str
     differences: list[str]
     blocking: list[str]  # "Table.Field" the jobs cannot trust (missing, wrong type, lost option)
+    absent: list[str]  # "Table.Field" the base never had (a newer template's): written around, not blocking writers
+    resync: str  # why no field of the base is trusted until the next full resync (a change seen, not checked)
 
 
 class JobRun(TypedDict):

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bases.drift import Difference, compare, field_ids
 from bases.records import Record, parse_datetime
@@ -37,7 +38,10 @@ WEBHOOK_SPEC: dict[str, object] = {
     }
 }
 POLL_TRUST_DAYS = 6  # payloads live 7 days; a longer silence may have lost some
-FULL_SYNC = "full-sync"  # the ledger's name for a full resync's calls (schema, feed setup, every page)
+FULL_SYNC = "full-sync"
+SCHEMA_CHANGED = (
+    "fields changed in Airtable"  # the ledger's name for a full resync's calls (schema, feed setup, every page)
+)
 
 Progress = Callable[[str], None]
 
@@ -63,6 +67,8 @@ def full_sync_reason(state: SyncState | None, base_id: str, now: datetime, full_
     """Why the cheap path cannot be trusted, or None when it can."""
     if not state:
         return "first run"
+    if state.get("resync"):
+        return str(state.get("resync"))
     if state.get("base_id") != base_id:
         return "base id changed"
     if not state.get("webhook_id"):
@@ -125,7 +131,8 @@ class Syncer:
                 if changes.error:
                     reason = "change feed reported an error"
                 elif changes.schema_changed:
-                    reason = "fields changed in Airtable"
+                    reason = SCHEMA_CHANGED
+                    self._distrust(base, state)
         if self.poll_only:
             if state is None or not state.get("webhook_id"):
                 # No change feed yet: a dry run reads every record (reads only: no feed is made).
@@ -137,9 +144,16 @@ class Syncer:
             return report
         if reason is not None:
             with self.client.counted_as(FULL_SYNC):
-                return self._full(base, state or SyncState(), now, reason)
+                return self._full(base, state or SyncState(), now, reason, polled=changes.cursor if state else None)
         assert state is not None
         return self._incremental(base, state, changes, now)
+
+    def _distrust(self, base: BaseDef, state: SyncState) -> None:
+        """Fields changed in Airtable: until the full resync that checks them is done (it may
+        fail, or a dry run never does it), no job trusts a field of this base."""
+        marked = SyncState(**state)
+        marked["resync"] = SCHEMA_CHANGED
+        save_sync(self.store, base.key, marked)
 
     def _poll(self, base: BaseDef, state: SyncState, changes: Changes) -> None:
         cursor = int(state.get("cursor", 1))
@@ -231,13 +245,17 @@ class Syncer:
         created = self.client.create_webhook(base.key, WEBHOOK_SPEC)
         return str(created["id"]), 1
 
-    def _full(self, base: BaseDef, state: SyncState, now: datetime, reason: str) -> BaseSync:
+    def _full(self, base: BaseDef, state: SyncState, now: datetime, reason: str, polled: int | None = None) -> BaseSync:
         report = BaseSync(base.name, mode="full", reason=reason)
         self.progress(f"{base.name}: full resync ({reason})")
         schema = self.client.schema(base.key)
         report.differences = compare(base, schema, state.get("field_ids"))
         # The feed is set up before reading, so a change made during the read is not lost.
         webhook_id, cursor = (None, 1) if self.poll_only else self._ensure_webhook(base, state)
+        if polled is not None and webhook_id is not None and webhook_id == state.get("webhook_id"):
+            # What the poll just read (the schema change that led here) is in the records read
+            # below: the feed goes on after it, or the same change would force a resync every run.
+            cursor = max(cursor, polled)
         live = {str(t["name"]): t for t in schema.get("tables", [])}
         fields: dict[str, list[str]] = {}
         for table in base.tables:
@@ -255,15 +273,26 @@ class Syncer:
             cursor=cursor,
             feed=FEED_VERSION,
             tables={str(t["id"]): str(t["name"]) for t in schema.get("tables", [])},
-            field_ids=field_ids(schema),
+            field_ids=_known_ids(base, state, schema),
             fields=fields,
             last_full=now.isoformat(),
             last_poll=now.isoformat(),
             differences=[str(d) for d in report.differences],
             blocking=blocking_fields(report.differences),
+            absent=[f"{d.table}.{d.field}" for d in report.differences if d.kind == "missing" and d.field],
         )
         save_sync(self.store, base.key, new_state)
         return report
+
+
+def _known_ids(base: BaseDef, state: SyncState, schema: dict[str, Any]) -> dict[str, str]:
+    """ "Table.Field" → field id as the live schema has them, plus the ids remembered for template
+    fields the schema no longer has by name: a renamed (or deleted) field stays *renamed* (with
+    the way back) or *deleted* at every later resync, instead of becoming merely "missing"."""
+    live = field_ids(schema)
+    template = {f"{t.name}.{f.name}" for t in base.tables for f in t.fields}
+    kept = {k: v for k, v in state.get("field_ids", {}).items() if k in template and k not in live}
+    return {**kept, **live}
 
 
 def _ours(hook: dict[str, object]) -> bool:

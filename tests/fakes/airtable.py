@@ -595,6 +595,22 @@ class FakeAirtable(Served):
             changes = {"changedFieldsById": {fld.id: entry}}
             self._emit(base, tbl, "client", "tableFields", changes)
 
+    def ui_set_type(self, base_id: str, table: str, field: str, type_: str) -> None:
+        """A person changes a field's type in the UI: text keeps each value as text, a number
+        keeps what reads as a number; the feed reports the field as changed."""
+        with self._lock:
+            base, tbl = self._lookup(base_id, table)
+            fld = self._field(tbl, field)
+            fld.type, fld.options = type_, ({"precision": 0} if type_ in NUMBER_TYPES else None)
+            for rec in tbl.records.values():
+                value = rec.cells.pop(fld.id, None)
+                if type_ in TEXT_TYPES and isinstance(value, int | float | str):
+                    rec.cells[fld.id] = str(value)
+                elif type_ in NUMBER_TYPES and isinstance(value, int | float):
+                    rec.cells[fld.id] = value
+            entry = {"current": {"name": fld.name, "type": fld.type}}
+            self._emit(base, tbl, "client", "tableFields", {"changedFieldsById": {fld.id: entry}})
+
     def expire_webhooks(self, base_id: str) -> None:
         with self._lock:
             now = self.clock.time()
