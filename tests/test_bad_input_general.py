@@ -52,7 +52,9 @@ def test_duplicate_partner_rows_are_noted_and_acted_on_once(world: World, mail: 
     assert sum("a referral for you" in m["text"] for m in jane_dms) == 1
     assert sum("registered" in m["text"].lower() for m in jane_dms) == 3  # one receipt per referral
     assert len(recorder.received) == 1
-    assert [m["text"] for m in world.slack.messages(CHANNEL)] == ["Please welcome Bob Stone and Jane Doe to the circle!"]
+    assert [m["text"] for m in world.slack.messages(CHANNEL)] == [
+        "Please welcome Bob Stone and Jane Doe to the circle!"
+    ]
 
 
 def test_a_corrected_email_keeps_the_partner_and_the_members_record_follows(world: World) -> None:
