@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import sys
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -114,6 +115,9 @@ def _closing(app: App, totals: Counter[Count], referrals: int, days: int, out: T
     print("circle members: " + ", ".join(f"{k} {v}" for k, v in members.most_common()), file=out)
 
 
+PROGRESS_EVERY = 15  # days between progress lines (on stderr: the story on stdout stays clean)
+
+
 def run_demo(settings: Settings, *, out: TextIO, now: datetime, days: int = DEMO_DAYS) -> int:
     end = now.replace(hour=9, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
@@ -143,6 +147,8 @@ def run_demo(settings: Settings, *, out: TextIO, now: datetime, days: int = DEMO
             for o in outcomes:
                 totals.update(o.counts)
             story += _story(day, outcomes)
+            if i and i % PROGRESS_EVERY == 0:
+                print(f"  … simulated {i} of {days} days", file=sys.stderr, flush=True)
         for line in story[:STORY_LIMIT]:
             print(line, file=out)
         if len(story) > STORY_LIMIT:
