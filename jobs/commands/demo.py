@@ -107,6 +107,7 @@ def _closing(app: App, totals: Counter[Count], referrals: int, days: int, out: T
         ("at-risk nudges", totals[Count.AT_RISK_NUDGES]),
         ("registration receipts", totals[Count.RECEIPTS]),
         ("referrals given to partners", totals[Count.REFERRALS_GIVEN]),
+        ("weekly digests for the managers", totals[Count.DIGESTS]),
     ]
     print(f"\nin {days} days:", file=out)
     for label, n in rows:
