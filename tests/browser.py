@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -110,26 +112,50 @@ def _devtools_port(profile: Path, process: subprocess.Popen[bytes]) -> int:
 @contextmanager
 def chromium(executable: str, width: int = 1280, height: int = 1600) -> Iterator[_Session]:
     """A fresh headless Chromium with one blank page; yields a CDP session on that page."""
-    with tempfile.TemporaryDirectory(prefix="partnerops-chromium-") as profile:
-        args = [executable, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"]
-        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    profile = tempfile.mkdtemp(prefix="partnerops-chromium-")
+    args = [executable, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"]
+    # Its own process group, so the helpers Chromium forks (zygote, crashpad) stop with it and
+    # nothing is still writing into the profile when it is removed.
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        port = _devtools_port(Path(profile), process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+            targets = json.loads(answer.read())
+        page = next(t for t in targets if t.get("type") == "page")
+        session = _Session(page["webSocketDebuggerUrl"])
         try:
-            port = _devtools_port(Path(profile), process)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
-                targets = json.loads(answer.read())
-            page = next(t for t in targets if t.get("type") == "page")
-            session = _Session(page["webSocketDebuggerUrl"])
-            try:
-                yield session
-            finally:
-                session.ws.close()
+            yield session
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            session.ws.close()
+    finally:
+        _stop(process)
+        _remove_profile(Path(profile))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate the whole group, then kill whatever of it is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+        time.sleep(0.1)
+
+
+def _remove_profile(profile: Path) -> None:
+    for _ in range(20):
+        try:
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 def open_page(executable: str, path: Path, expressions: dict[str, str] | None = None) -> PageRun:
