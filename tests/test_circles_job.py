@@ -375,6 +375,36 @@ def test_a_hand_made_circle_acts_on_each_partner_once_over_three_days(tmp_path: 
     assert slack.members(CHANNEL) >= {dana, nia} and sam not in slack.members(CHANNEL)
 
 
+def test_a_hand_made_row_without_status_is_the_partners_record_and_nobody_is_removed_on_a_guess(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    """A row made by hand with an empty Status: a partner who qualifies joins on that row (no
+    second record); one who does not is left alone — no removal, no message — and the row says
+    what to set."""
+    store = setup_store(tmp_path)
+    circle_id = store.all("circles", "Circles")[0].id
+    top = slack.add_user("tina@partner.example")
+    old = slack.add_user("otto@partner.example")
+    slack.add_channel(CHANNEL, [old])
+    partner(store, "Tina Top", 88)
+    partner(store, "Otto Old", 30, last_referral=NOW.date() - timedelta(days=200))
+    for label, email in (("Tina", "tina@partner.example"), ("Otto", "otto@partner.example")):
+        store.create("circles", "Members", {"Member": label, "Circle": [circle_id], "Partner Email": email}, created=T0)
+    for day in range(2):
+        when = NOW + timedelta(days=day)
+        outcome = run(runtime(tmp_path, store, slack, when), "circles", when)
+        assert outcome.failures == ["1 record(s) need a fix: see their Sync Notes"]  # Otto's row
+
+    records = {r.fields["Member"]: r.fields for r in store.all("circles", "Members")}
+    assert set(records) == {"Tina", "Otto"}  # no record made
+    assert records["Tina"]["Status"] == "Active" and top in slack.members(CHANNEL)
+    assert not records["Otto"].get("Status") and old in slack.members(CHANNEL)
+    assert "Status is empty" in records["Otto"]["Sync Notes"] and "Removed" in records["Otto"]["Sync Notes"]
+    assert slack.calls("conversations.kick") == 0
+    per_user = Counter(m["channel"] for m in slack.messages() if m["channel"].startswith("D"))
+    assert list(per_user.values()) == [1]  # Tina's welcome, once; Otto hears nothing
+
+
 def test_a_post_whose_answer_was_lost_is_reconciled_not_sent_again_in_the_same_run(
     tmp_path: Path, slack: FakeSlack
 ) -> None:

@@ -58,7 +58,8 @@ AUTO, ALWAYS_IN, NEVER_IN = OVERRIDES
 ACTIVE, REMOVED, PENDING = MEMBER_STATUSES
 
 JOIN, LEAVE, AT_RISK, RETRY_PENDING, WAIT = "join", "leave", "at_risk", "retry_pending", "wait"
-_STATUS_RANK = {ACTIVE: 0, PENDING: 1, REMOVED: 2}
+UNSET = ""  # a Members record made by hand without a Status
+_STATUS_RANK = {ACTIVE: 0, PENDING: 1, REMOVED: 2, UNSET: 3}
 
 
 @dataclass(frozen=True)
@@ -104,20 +105,23 @@ class MemberView:
     id: str
     circle_id: str
     email: str
-    status: str  # Active | Removed | Pending invite
+    status: str  # Active | Removed | Pending invite | "" (made by hand, Status empty)
     joined_on: date | None = None
     removed_on: date | None = None
 
     @classmethod
     def from_record(cls, rec: Record) -> MemberView | None:
-        """None when the record links no circle, or has no valid Partner Email or Status.
+        """None when the record links no circle or has no valid Partner Email. A Status that is
+        empty (a row made by hand) is read as :data:`UNSET`: the record is the partner's, and
+        whether they are in the circle is not known.
 
         A record linked to several circles is read as a member of the first one.
         """
         row = MemberRow.of(rec)
-        if row.circle_id is None or row.email is None or row.status not in MEMBER_STATUSES:
+        if row.circle_id is None or row.email is None:
             return None
-        return cls(row.id, row.circle_id, row.email, row.status, row.joined_on, row.removed_on)
+        status = row.status if row.status in MEMBER_STATUSES else UNSET
+        return cls(row.id, row.circle_id, row.email, status, row.joined_on, row.removed_on)
 
 
 # --- decisions --------------------------------------------------------------------------------
@@ -220,6 +224,13 @@ def _join_reason(circle: CircleConfig, p: PartnerView, now: date) -> Reason | No
     return Reason("score", f"health score {p.score} ≥ {circle.enter}")
 
 
+def _unset_note(circle: CircleConfig, p: PartnerView) -> str:
+    return (
+        f"Status is empty, so partnerops does not know whether {p.email} is in {circle.name}, and leaves them "
+        "as they are: set Status to Active if they are in the channel, or Removed if they are not"
+    )
+
+
 def _member_key(m: MemberView) -> tuple[int, int, str]:
     joined = m.joined_on.toordinal() if m.joined_on else 0
     return (_STATUS_RANK[m.status], -joined, m.id)
@@ -242,7 +253,7 @@ def _members_by_email(
     for email, records in grouped.items():
         records.sort(key=_member_key)
         chosen[email] = records[0]
-        live = [r for r in records if r.status != REMOVED]
+        live = [r for r in records if r.status in (ACTIVE, PENDING)]
         if len(live) > 1:
             others[email] = tuple(r.id for r in live[1:])
             notes.append(
@@ -287,7 +298,7 @@ def plan_circle(
     occupied = 0  # Active + Pending invite places that stay taken this cycle
 
     for email, orphan in member_of.items():
-        if orphan.status != REMOVED and email not in seen:
+        if orphan.status in (ACTIVE, PENDING) and email not in seen:
             occupied += 1
             notes.append(
                 f"{email} is {orphan.status} in {circle.name} but has no usable Partners record; no change is made"
@@ -345,6 +356,8 @@ def plan_circle(
 
         join = _join_reason(circle, p, now)
         if join is None:
+            if status == UNSET and member_id is not None:
+                record_notes.setdefault(member_id, _unset_note(circle, p))
             continue
         if p.override == ALWAYS_IN:
             always_candidates.append((p, join, member_id))
