@@ -326,7 +326,9 @@ def test_the_schedule_never_waits_longer_than_even_spreading_in_expectation(
     assert schedule.mean_wait() <= even * (1 + 1e-9)
     if schedule.even:
         assert schedule.polls_between(NOV_1, DEC_1) == pytest.approx(polls)
-        assert polls <= 1.5 * schedule.floor_polls  # only near the floor can few polls not follow the hours
+        # only near the floor can few polls not follow the hours; docs/polling.md §2: from 400 polls
+        # (3.3 times the floor) the √ density always won (1.5 times was too tight: 271 polls lost)
+        assert polls < 400
 
 
 def test_near_the_floor_a_few_polls_that_cannot_follow_single_busy_hours_are_spread_evenly() -> None:

@@ -18,6 +18,7 @@ two hours of steps).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,15 +61,13 @@ def hour_of_week(at: datetime, zone: tzinfo) -> int:
     return local.weekday() * 24 + local.hour
 
 
+@functools.lru_cache(maxsize=1 << 16)  # ~2 years of grid steps; a schedule is rebuilt at every tick
+def _slot(zone: tzinfo, step: int) -> int:
+    return hour_of_week(_dt(step * STEP), zone)
+
+
 def _grid_slots(zone: tzinfo) -> Slots:
-    cache: dict[int, int] = {}
-
-    def slot(step: int) -> int:
-        if step not in cache:
-            cache[step] = hour_of_week(_dt(step * STEP), zone)
-        return cache[step]
-
-    return slot
+    return functools.partial(_slot, zone)
 
 
 def _pieces(a: float, b: float, slot: Slots) -> Iterator[tuple[float, float, int]]:
@@ -82,9 +81,20 @@ def _pieces(a: float, b: float, slot: Slots) -> Iterator[tuple[float, float, int
 
 
 def _hours_per_slot(a: float, b: float, slot: Slots) -> list[float]:
+    """Hours of ``[a, b)`` in each hour of the week (the pieces of :func:`_pieces`, summed fast:
+    a schedule is rebuilt at every tick, over eight weeks of history and the rest of the month)."""
     hours = [0.0] * HOURS_PER_WEEK
-    for t0, t1, s in _pieces(a, b, slot):
-        hours[s] += (t1 - t0) / 3600
+    if b <= a:
+        return hours
+    first, last = math.floor(a / STEP), math.ceil(b / STEP) - 1
+    if first == last:
+        hours[slot(first)] += (b - a) / 3600
+        return hours
+    hours[slot(first)] += ((first + 1) * STEP - a) / 3600
+    hours[slot(last)] += (b - last * STEP) / 3600
+    quarter = STEP / 3600
+    for step in range(first + 1, last):
+        hours[slot(step)] += quarter
     return hours
 
 
@@ -182,13 +192,16 @@ def _solve_scale(
     if polls <= floor:
         return 0.0, polls < floor * (1 - 1e-12), False
     knots = sorted({k for r, h in zip(roots, hours, strict=True) if r > 0 and h > 0 for k in (low / r, high / r)})
-    before, reached = 0.0, floor
-    for knot in knots:
-        at_knot = total(knot)
-        if at_knot >= polls:
-            return before + (knot - before) * (polls - reached) / (at_knot - reached), False, False
-        before, reached = knot, at_knot
-    return before, False, True  # every hour with arrivals polls at the ceiling; polls are left over
+    # the first knot where the total reaches ``polls`` (it never decreases in c: bisect)
+    lo, hi = 0, len(knots)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if total(knots[mid]) < polls else (lo, mid)
+    if lo == len(knots):
+        return knots[-1] if knots else 0.0, False, True  # every hour with arrivals at the ceiling: polls left over
+    before, reached = (knots[lo - 1], total(knots[lo - 1])) if lo else (0.0, floor)
+    at_knot = total(knots[lo])
+    return before + (knots[lo] - before) * (polls - reached) / (at_knot - reached), False, False
 
 
 def _wait_pieces(
@@ -202,6 +215,18 @@ def _wait_pieces(
             if mass > 0:
                 pieces.append((mass, following - t1, following - t0))
     return pieces
+
+
+def _mean_wait(times: Sequence[float], end: float, weights: Sequence[float], slot: Slots) -> float | None:
+    """The mean of :func:`_wait_pieces` without building them (the even-spreading check runs at
+    every tick); None when no arrival is expected."""
+    total = weighted = 0.0
+    for poll, following in zip(times, times[1:], strict=False):
+        for t0, t1, s in _pieces(poll, min(following, end), slot):
+            mass = weights[s] * (t1 - t0)
+            total += mass
+            weighted += mass * (following - (t0 + t1) / 2)
+    return weighted / total if total > 0 else None
 
 
 def _mean(pieces: Sequence[tuple[float, float, float]]) -> float:
@@ -276,7 +301,8 @@ class PollSchedule:
         self.planned = math.fsum(h * lam for h, lam in zip(hours, self.per_hour, strict=True))
         self.floor_polls = low * math.fsum(hours)
         self.even = False
-        if not (self.slowed or self.capped) and self._even_waits_less(polls):
+        varies = max(self.per_hour) > min(self.per_hour) * (1 + 1e-12)  # a constant density is even already
+        if varies and not (self.slowed or self.capped) and self._even_waits_less(polls):
             self.even = True
             self.per_hour = (polls * 3600 / (self._b - self._a),) * HOURS_PER_WEEK
             self.planned = polls
@@ -291,8 +317,9 @@ class PollSchedule:
         every = (self._b - self._a) / polls
         even = [self._a + k * every for k in range(math.ceil(polls) + 1)]
         weights = self.pattern.weights
-        ours = _wait_pieces(self._times(), self._b, weights, self._slot)
-        return bool(ours) and _mean(_wait_pieces(even, self._b, weights, self._slot)) < _mean(ours) * (1 - 1e-9)
+        ours = _mean_wait(self._times(), self._b, weights, self._slot)
+        spread = _mean_wait(even, self._b, weights, self._slot)
+        return ours is not None and spread is not None and spread < ours * (1 - 1e-9)
 
     # -- when --------------------------------------------------------------------------------
 
