@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     create = bsub.add_parser("create", help="create the three bases from the templates")
     create.add_argument("--workspace", required=True, help="Airtable workspace id (wsp…)")
     bsub.add_parser("check", help="compare the live bases with the templates")
-    sub.add_parser("budget", help="Airtable calls used this month and the projection")
+    budget = sub.add_parser("budget", help="Airtable calls used this month and the projection")
+    budget.add_argument("--now", help="the month and moment to show (ISO-8601), as `run --once --now` sees it")
     return p
 
 
@@ -141,8 +142,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return settings
     try:
         now = parse_now(getattr(args, "now", None))
-        if now is not None and not (args.command == "run" and args.once):
-            raise UsageError("--now only goes with --once")
+        if now is not None and not (args.command == "budget" or (args.command == "run" and args.once)):
+            raise UsageError("--now only goes with `run --once` and `budget`")
         clock = Clock(now=(lambda: now)) if now is not None else Clock(now=lambda: datetime.now(timezone.utc))
         dry = getattr(args, "dry_run", False)
         setup_logging(settings, args.verbose, clock.now, log_file=args.command == "run" and not dry)
