@@ -115,8 +115,13 @@ def _learned(schedule: PollSchedule, tz: str) -> str:
     seen = schedule.pattern.arrivals
     if not seen:
         return f"no From-partner referral in the last {LEARN_WEEKS} weeks yet, so the polls come evenly"
-    how = "too few polls to follow the busy hours: evenly" if schedule.even else "most where they usually arrive"
-    return f"{seen} From-partner referrals in the last {LEARN_WEEKS} weeks ({tz}), polled {how}"
+    if schedule.pattern.flat:
+        how = "no hour of the week stands out from chance, so the polls come evenly"
+    elif schedule.even:
+        how = "too few polls to follow their busy hours, so the polls come evenly"
+    else:
+        how = "polled most in the hours they usually arrive"
+    return f"{seen} From-partner referrals in the last {LEARN_WEEKS} weeks ({tz}): {how}"
 
 
 def _print_next(app: App, plan: planner.Plan, now: datetime, out: TextIO) -> None:

@@ -35,6 +35,10 @@ LEARN_WEEKS = 8
 # weeks; against a handful a month it dominates, and the schedule stays close to even — as it
 # should with so little evidence. docs/polling.md has the measurements behind the choice.
 PRIOR_PER_WEEK = 0.5
+# A learned pattern is used only when the arrivals could hardly be chance: a χ² test of the pooled
+# hour-of-day counts against "any hour alike", at 1 % (the one-sided normal quantile below). Noise
+# read as a pattern costs ~5 % of mean wait; a real pattern (working hours) passes by far.
+SIGNIFICANCE_Z = 2.326
 KERNEL = (0.25, 0.5, 0.25)  # neighbouring-hour smoothing: a referral at 17:55 says as much about 18:00
 DISTINCT = 1.25  # two parts of the week get their own rows in table() when their gaps differ this much
 
@@ -105,6 +109,29 @@ def _smooth(values: Sequence[float]) -> list[float]:
     return [left * values[i - 1] + mid * values[i] + right * values[(i + 1) % n] for i in range(n)]
 
 
+def _pooled(values: Sequence[float], days: range) -> list[float]:
+    return [math.fsum(values[d * 24 + h] for d in days) for h in range(24)]
+
+
+def _chi_square_99(df: int) -> float:
+    """The 99th percentile of χ² with ``df`` degrees of freedom (Wilson–Hilferty)."""
+    k = 2 / (9 * df)
+    return df * (1 - k + SIGNIFICANCE_Z * math.sqrt(k)) ** 3
+
+
+def _patterned(counts: Sequence[float], exposure: Sequence[float]) -> bool:
+    """Whether the arrivals, pooled as the profiles are (weekday hours, weekend hours), differ from
+    arrivals at any hour alike by more than chance would (χ² at 1 %)."""
+    parts = (range(WEEKEND_FROM), range(WEEKEND_FROM, 7))
+    arrived = [a for days in parts for a in _pooled(counts, days)]
+    observed = [o for days in parts for o in _pooled(exposure, days)]
+    total, hours = math.fsum(arrived), math.fsum(observed)
+    cells = [(a, total * o / hours) for a, o in zip(arrived, observed, strict=True) if o > 0]
+    if len(cells) < 2:
+        return False
+    return math.fsum((a - e) ** 2 / e for a, e in cells) > _chi_square_99(len(cells) - 1)
+
+
 def _profile(counts: Sequence[float], exposure: Sequence[float], days: range) -> list[float]:
     """Arrivals per hour observed, per hour of the day, over these days of the week, smoothed."""
     arrived = _smooth([math.fsum(counts[d * 24 + h] for d in days) for h in range(24)])
@@ -148,7 +175,8 @@ class ArrivalPattern:
         referrals a day are too few to tell a Tuesday 10:00 from a Wednesday 10:00). Each hour's
         rate is arrivals ÷ hours observed (a DST week observes one local hour twice and another
         not at all), both smoothed over neighbouring hours, plus the prior rate
-        :data:`PRIOR_PER_WEEK` spread evenly over the week.
+        :data:`PRIOR_PER_WEEK` spread evenly over the week. Arrivals that a χ² test cannot tell
+        from chance (at 1 %, :data:`SIGNIFICANCE_Z`) learn an even pattern.
         """
         end = _ts(now)
         begin = end - max(0, weeks) * 7 * 86400
@@ -160,12 +188,19 @@ class ArrivalPattern:
         if seen == 0:
             return cls.uniform(zone)
         exposure = _hours_per_slot(begin, end, _grid_slots(zone))
+        if not _patterned(counts, exposure):
+            return cls((1.0,) * HOURS_PER_WEEK, zone, seen)  # no hour stands out (yet): even
         rates = [0.0] * HOURS_PER_WEEK
         for days in (range(WEEKEND_FROM), range(WEEKEND_FROM, 7)):
             for hour, rate in enumerate(_profile(counts, exposure, days)):
                 for day in days:
                     rates[day * 24 + hour] = rate + PRIOR_PER_WEEK / HOURS_PER_WEEK
         return cls(tuple(rates), zone, seen)
+
+    @property
+    def flat(self) -> bool:
+        """Every hour of the week alike (no history, or none that stands out from chance)."""
+        return max(self.weights) == min(self.weights)
 
     def rate(self, at: datetime) -> float:
         """Share of a week's arrivals per hour at this moment (1/168 everywhere when uniform)."""
@@ -249,6 +284,16 @@ def _quantile(pieces: Sequence[tuple[float, float, float]], q: float) -> float:
             return x + (target - reached) / slope
         reached, x, slope = reached + gain, position, slope + change
     return x
+
+
+def waits_between(polls: Sequence[datetime], arrivals: ArrivalPattern) -> tuple[timedelta, timedelta]:
+    """Median and 90th percentile of the wait for the next of these polls, for referrals arriving
+    by ``arrivals`` between the first poll and the last (what a month of actual polls gave)."""
+    times = sorted(_ts(p) for p in polls)
+    pieces = _wait_pieces(times, times[-1] if times else 0.0, arrivals.weights, _grid_slots(arrivals.zone))
+    if not pieces:
+        raise ValueError("no arrivals expected between the polls")
+    return timedelta(seconds=_quantile(pieces, 0.5)), timedelta(seconds=_quantile(pieces, 0.9))
 
 
 def span(delta: timedelta) -> str:
