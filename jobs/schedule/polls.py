@@ -1,7 +1,8 @@
 """When to poll the Referrals base: more often when partners send referrals, less at night.
 
-Pure: no I/O, no clock. The integrator feeds it the created times of recent From-partner
-referrals and the number of polls the month can afford, and asks it when the next poll is due.
+Pure: no I/O, no clock. The planner (``jobs/schedule/tiers.py``, ``planner.py``) feeds it the
+created times of recent From-partner referrals and the number of polls the month can afford, and
+asks it when the next poll is due.
 
 * :class:`ArrivalPattern` — the share of a week's referrals that arrives in each hour of the week
   (168 weights, Monday 00:00 local = index 0), learned from created times and smoothed.
@@ -28,7 +29,7 @@ HOURS_PER_WEEK = 168
 WEEKEND_FROM = 5  # Saturday
 STEP = 900.0  # seconds of the UTC grid; local hours begin on it in every zone in use today
 MAX_GAP = timedelta(hours=6)  # SPEC §7: never a longer gap between polls
-MIN_GAP = timedelta(minutes=1)  # cron, systemd timers and `partnerops run` wake on the minute
+MIN_GAP = timedelta(minutes=1)  # cron and systemd timers wake on the minute; closer polls buy nothing
 LEARN_WEEKS = 8
 # Prior: as if one referral every two weeks arrived at a uniformly random hour. Against ~12 a
 # week (the reference workload) it keeps quiet hours from reading as "never" after a few silent
