@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.month --days 3              # a shorter stretch
     .venv/bin/python -m bench.month --wake-every 30       # woken by a timer every 30 minutes
     .venv/bin/python -m bench.month --cli --days 7        # `python -m jobs run --once --now …` per wake-up
+    .venv/bin/python -m bench.month --calls 100000 --days 1   # a rich workspace: a poll a minute
 
 Workload: 250 partners, 150 activities, 600 referrals and one circle (the sample generator at
 that size), then over the month 50 new From-partner referrals (a form), 10 To-partner referrals
@@ -69,7 +70,9 @@ def on_grid(when: datetime, every: int) -> datetime:
     return midnight + math.ceil((when - midnight) / timedelta(minutes=every)) * timedelta(minutes=every)
 
 
-def settings_for(world: World, fake: FakeAirtable, slack: FakeSlack, hub: FakeHubSpot, home: Path) -> Settings:
+def settings_for(
+    world: World, fake: FakeAirtable, slack: FakeSlack, hub: FakeHubSpot, home: Path, calls: int
+) -> Settings:
     return Settings(
         airtable_token=TOKEN,
         base_ids=world.ids,
@@ -83,11 +86,17 @@ def settings_for(world: World, fake: FakeAirtable, slack: FakeSlack, hub: FakeHu
         referral_form_url="https://forms.example/refer",
         home=home,
         tz=ZONE.key,
+        airtable_monthly_calls=calls,
     )
 
 
 def run_month(
-    days: float = 30, seed: int = 7, wake_every: int = 0, arrivals: str = "uniform", cli: bool = False
+    days: float = 30,
+    seed: int = 7,
+    wake_every: int = 0,
+    arrivals: str = "uniform",
+    cli: bool = False,
+    calls: int = 1000,
 ) -> Result:
     """The month, one arrival pattern; ``cli``: every wake-up a `python -m jobs run --once` subprocess."""
     clock = FakeClock(SETUP)
@@ -100,7 +109,7 @@ def run_month(
         world = World(fake, slack, hub, random.Random(seed), arrivals)
         world.seed(SETUP, random.Random(seed + 1))
         clock.advance(2)
-        settings = settings_for(world, fake, slack, hub, Path(tmp) / "home")
+        settings = settings_for(world, fake, slack, hub, Path(tmp) / "home", calls)
         # Installed just before the month, in process even with --cli: the first run's ~140 calls
         # (full syncs, every partner scored) wait ~20 s of real time for Airtable's 5 a second otherwise.
         installed = InProcess(settings, clock)
@@ -109,7 +118,9 @@ def run_month(
             installed.close()
         driver: Driver = CommandLine(settings) if cli else installed
         try:
-            return _month(world, driver, clock, next_due, days, wake_every, arrivals, cli)
+            result = _month(world, driver, clock, next_due, days, wake_every, arrivals, cli)
+            result.allowance = calls
+            return result
         finally:
             driver.close()
 
@@ -231,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", action="store_true", help="also print `partnerops budget` as it read halfway")
     parser.add_argument("--cli", action="store_true", help="every wake-up a `python -m jobs run --once` subprocess")
     parser.add_argument(
+        "--calls", type=int, default=1000, help="AIRTABLE_MONTHLY_CALLS (default: Airtable Free's 1000)"
+    )
+    parser.add_argument(
         "--wake-every",
         type=int,
         default=0,
@@ -239,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     patterns = PATTERNS if args.arrivals == "both" else (args.arrivals,)
-    results = [run_month(args.days, args.seed, args.wake_every, p, args.cli) for p in patterns]
+    results = [run_month(args.days, args.seed, args.wake_every, p, args.cli, args.calls) for p in patterns]
     if len(results) > 1:
         print(comparison(results), end="\n\n")
     for result in results:

@@ -6,7 +6,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-TARGETS = {"calls": 900, "ratio": 1.2, "median_minutes": 45}
+TARGETS = {"calls share": 0.9, "ratio": 1.2, "median_minutes": 45}
 # Freshness follows the partners: referrals of working hours reach the CRM within 15 minutes at the
 # median; arriving at any hour, no later than the 36 minutes of the even cadence this replaced.
 MEDIAN_TARGETS = {"working": 15, "uniform": 36}
@@ -33,6 +33,11 @@ class Result:
     budget_midway: str = ""  # what `partnerops budget` printed halfway through
     expected: tuple[float, float] | None = None  # median, p90 (min) for any moment of the pattern
     at_first_poll: int = 0  # referrals in the CRM after the first poll that followed their submission
+    allowance: int = 1000  # AIRTABLE_MONTHLY_CALLS
+
+    @property
+    def calls_target(self) -> int:
+        return round(TARGETS["calls share"] * self.allowance)
 
     @property
     def ratio(self) -> float:
@@ -57,25 +62,32 @@ def mark(ok: bool) -> str:
     return "✓" if ok else "✗ over target"
 
 
+def wait(minutes: float, digits: int = 0) -> str:
+    """A wait as read in a table: "42 s" under two minutes, else minutes."""
+    return f"{minutes * 60:.0f} s" if minutes < 2 else f"{minutes:.{digits}f} min"
+
+
 def comparison(results: list[Result]) -> str:
-    """One row per arrival pattern: calls, referral → CRM median and 90th percentile."""
+    """One row per arrival pattern: calls, referral → CRM median and p90, sampled and exact."""
     how = "`python -m jobs run --once` per wake-up" if results[0].cli else "the scheduler in process"
     lines = [
         f"{results[0].days:g} simulated days, {how}:",
         "",
-        "| From-partner referrals arrive | Airtable calls | referral → CRM, median | 90th percentile "
-        "| any moment of the pattern: median / p90 |",
+        "| From-partner referrals arrive | Airtable calls | referral → CRM, median / p90 "
+        "| any moment of the pattern, median / p90 | target (median) |",
         "|---|---|---|---|---|",
     ]
     for r in results:
-        calls = f"{r.calls} {mark(r.calls <= TARGETS['calls'])}"
-        median = f"{r.median:.0f} min (≤ {r.median_target:.0f}) {mark(r.median <= r.median_target)}"
-        lines.append(f"| {WHEN.get(r.arrivals, r.arrivals)} | {calls} | {median} | {r.p90:.0f} min | {expected(r)} |")
+        calls = f"{r.calls} {mark(r.calls <= r.calls_target)}"
+        sampled = f"{wait(r.median)} / {wait(r.p90)} ({len(r.latencies)} referrals)"
+        ok = r.expected is not None and r.expected[0] <= r.median_target
+        target = f"≤ {r.median_target:.0f} min {mark(ok)}"
+        lines.append(f"| {WHEN.get(r.arrivals, r.arrivals)} | {calls} | {sampled} | {expected(r)} | {target} |")
     return "\n".join(lines)
 
 
 def expected(r: Result) -> str:
-    return f"{r.expected[0]:.0f} / {r.expected[1]:.0f} min" if r.expected else "—"
+    return f"{wait(r.expected[0], 1)} / {wait(r.expected[1], 1)}" if r.expected else "—"
 
 
 def table(r: Result) -> str:
@@ -86,15 +98,16 @@ def table(r: Result) -> str:
         "",
         "| measure | measured | target |",
         "|---|---|---|",
-        f"| Airtable calls in the month | {r.calls} | ≤ {TARGETS['calls']} {mark(r.calls <= TARGETS['calls'])} |",
+        f"| Airtable calls in the month | {r.calls} | ≤ {r.calls_target} {mark(r.calls <= r.calls_target)} |",
         f"| change detection: polls of the change feeds | {r.polls} | (bought with what is left) |",
         f"| safety: full resyncs (first run / every 7 days) | {r.full_sync} | |",
         f"| change work: reads of changed records + writes | {r.change_work} | |",
         f"| lower bound for the same changes | {r.lower_bound} | |",
         f"| change work ÷ lower bound | {r.ratio:.2f}× | ≤ {TARGETS['ratio']}× {mark(r.ratio <= TARGETS['ratio'])} |",
-        f"| referral → CRM deal, median | {r.median:.0f} min | ≤ {r.median_target:.0f} min {mark(r.median <= r.median_target)} |",
-        f"| referral → CRM deal, 90th percentile | {r.p90:.0f} min | |",
-        f"| wait for a poll at any moment of the pattern, median / p90 | {expected(r)} | |",
+        f"| referral → CRM deal, median | {wait(r.median)} | |",
+        f"| referral → CRM deal, 90th percentile | {wait(r.p90)} | |",
+        f"| wait for a poll at any moment of the pattern, median / p90 | {expected(r)} "
+        f"| median ≤ {r.median_target:.0f} min {mark(r.expected is not None and r.expected[0] <= r.median_target)} |",
         f"| referrals never pushed (duplicates, unknown partner) | {r.not_pushed} | |",
         f"| pushed by the first poll after their submission | {r.at_first_poll} of {len(r.latencies)} | all |",
         "",
