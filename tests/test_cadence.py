@@ -12,6 +12,7 @@ import pytest
 
 from jobs.app import App as Runtime
 from jobs.commands.budget import cmd_budget
+from jobs.commands.run import MAX_NAP, sleep_until
 from jobs.schedule.planner import even
 from jobs.schedule.polls import ArrivalPattern
 from jobs.schedule.tiers import DAILY, FRESH, TOLERANCE, daily_mark, due_tiers, jobs_for, make_plan, next_due, tick
@@ -202,3 +203,20 @@ def test_a_tick_killed_anywhere_then_rerun_loses_no_referral_and_makes_one_deal(
         live = next(r["fields"] for r in fake.records(base_ids["referrals"], "Referrals") if r["id"] == rid)
         assert live["Status"] == "In CRM" and live["CRM ID"] == deals[0]["id"]
         rt.close()
+
+
+def test_the_scheduler_sleeps_until_due_in_naps_of_a_minute_and_a_stop_ends_a_nap() -> None:
+    clock = {"now": NOW}
+    naps: list[float] = []
+
+    def wait(seconds: float) -> bool:  # a nap that runs its full length
+        naps.append(seconds)
+        clock["now"] += timedelta(seconds=seconds)
+        return False
+
+    due = NOW + timedelta(minutes=2, seconds=30)
+    woken = [sleep_until(due, lambda: clock["now"], wait) for _ in range(3)]
+    assert woken == [False, False, True] and clock["now"] == due  # exactly when due, not on the minute
+    assert naps == [MAX_NAP.total_seconds(), MAX_NAP.total_seconds(), 30.0]
+    assert sleep_until(due, lambda: clock["now"], wait) is True and len(naps) == 3  # due already: no nap
+    assert sleep_until(due + timedelta(hours=1), lambda: clock["now"], lambda s: True) is False  # stopped

@@ -146,10 +146,10 @@ def make_plan(app: App, now: datetime, state: CadenceState | None = None) -> Pla
 
 def fresh_due(plan: Plan, now: datetime, state: CadenceState) -> datetime | None:
     """When the plan's schedule next polls the Referrals base (None: only with the daily tier)."""
+    if plan.schedule is None:
+        return None
     last = when(state.get(FRESH))
-    if plan.schedule is None or last is None:
-        return None if plan.schedule is None else now
-    return plan.next_poll(last)
+    return now if last is None else plan.next_poll(last)
 
 
 def _early(due: datetime, state: CadenceState) -> timedelta:
