@@ -30,7 +30,7 @@ import ssl
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
@@ -171,7 +171,7 @@ def build_intro(
     message_id_key: str,
     domain: str,
     sender_name: str = "",
-    now: datetime | None = None,
+    now: datetime,
 ) -> EmailMessage:
     """A plain-text message From/Reply-To ``sender``, To one person, Cc another.
 
@@ -192,7 +192,7 @@ def build_intro(
     msg["To"] = to_addr
     msg["Cc"] = cc_addr
     msg["Subject"] = clean_subject
-    msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(now)  # the run's clock: the caller's ``now``, never the wall clock
     msg["Message-ID"] = message_id(message_id_key, domain)
     text = body.replace("\r\n", "\n").replace("\r", "\n")
     if not text.endswith("\n"):

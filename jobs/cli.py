@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--write-env", action="store_true", help="write the three base ids into the --env-file")
     bcheck = bsub.add_parser("check", help="compare the live bases with the templates")
     bcheck.add_argument("--fix", action="store_true", help="first add the template fields a base lacks")
-    sub.add_parser("budget", help="Airtable calls used this month and the projection")
+    budget = sub.add_parser("budget", help="Airtable calls used this month and the projection")
+    budget.add_argument("--now", help="the month and moment to show (ISO-8601), as `run --once --now` sees it")
     report = sub.add_parser("report", help="the program report as one self-contained HTML file (no Airtable call)")
     report.add_argument("--out", type=Path, help="where to write it (default: PARTNEROPS_HOME/report.html)")
     archive = sub.add_parser("archive", help="move closed records out of Airtable into the archive files")
@@ -171,8 +172,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return settings
     try:
         now = parse_now(getattr(args, "now", None))
-        if now is not None and not (args.command == "run" and args.once):
-            raise UsageError("--now only goes with --once")
+        if now is not None and not (args.command == "budget" or (args.command == "run" and args.once)):
+            raise UsageError("--now only goes with `run --once` and `budget`")
         home = prepare_home(settings.home)
         if home is not None:
             raise ConfigError([home])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -11,9 +12,12 @@ import pytest
 
 from jobs.app import App as Runtime
 from jobs.commands.budget import cmd_budget
-from jobs.schedule.tiers import DAILY, FRESH, daily_mark, jobs_for, make_plan, tick
+from jobs.commands.run import MAX_NAP, sleep_until
+from jobs.schedule.planner import even
+from jobs.schedule.polls import ArrivalPattern
+from jobs.schedule.tiers import DAILY, FRESH, TOLERANCE, daily_mark, due_tiers, jobs_for, make_plan, next_due, tick
 from jobs.settings import Settings
-from jobs.store.state import load_cadence
+from jobs.store.state import CadenceState, load_cadence
 from tests.conftest import TOKEN, client_clock
 from tests.fakes.airtable import FakeAirtable, FakeClock
 
@@ -52,16 +56,28 @@ def test_the_first_tick_runs_both_tiers_and_a_second_at_the_same_moment_nothing(
 
 def test_the_fresh_tier_polls_only_the_referrals_base_on_its_interval(rt: Runtime, fake: FakeAirtable) -> None:
     first = tick(rt, NOW)
-    every = first.plan.fresh_every
-    assert every is not None and timedelta(minutes=10) <= every <= timedelta(hours=6)
+    assert first.next_due is not None and first.plan.schedule is not None
+    assert first.next_due == first.plan.schedule.next_after(NOW)  # exactly when the schedule polls
+    every = first.next_due - NOW
+    assert timedelta(minutes=1) <= every <= timedelta(hours=6)
     fake.reset_counts()
-    later = NOW + every
+    later = first.next_due
     report = tick(rt, later)
     assert report.tiers == [FRESH]
     assert [o.job for o in report.outcomes] == ["sync", "referrals", "stages", "intros"]
     assert report.outcomes[0].story[0].startswith("Referrals: incremental")
     assert fake.calls() == 1 and fake.calls("GET", "/payloads") == 1  # one poll, nothing changed
     assert load_cadence(rt.store)[FRESH] == later.isoformat()
+
+
+@pytest.mark.parametrize("gap", [timedelta(minutes=1), timedelta(minutes=30)])
+def test_a_tier_is_due_a_little_early_but_never_a_whole_gap_early(rt: Runtime, gap: timedelta) -> None:
+    plan = replace(make_plan(rt, NOW), schedule=even(ArrivalPattern.uniform(), NOW, NOW + timedelta(days=1), gap))
+    state = CadenceState(daily=NOW.isoformat(), fresh=NOW.isoformat())
+    early = min(TOLERANCE, gap / 4)  # 15 s before a 1-minute poll, 90 s before a 30-minute one
+    assert due_tiers(rt, plan, NOW + gap - early - timedelta(seconds=1), state) == []
+    assert due_tiers(rt, plan, NOW + gap - early, state) == [FRESH]
+    assert next_due(rt, plan, NOW, state) == NOW + gap  # the scheduler wakes exactly when due
 
 
 def test_the_daily_tier_runs_once_a_day_at_daily_at_in_tz(rt: Runtime) -> None:
@@ -98,9 +114,13 @@ def test_budget_shows_use_projection_cadence_and_latency(rt: Runtime) -> None:
     assert "full-sync" in text  # the first run's full resyncs, by base
     assert "projected for the month at this cadence:" in text and "no more than 900 (90%)" in text
     plan = make_plan(rt, NOW)
-    assert plan.fresh_every is not None
+    assert plan.schedule is not None
     assert "poll Referrals; referrals, stages, intros" in text
+    assert "full resync (safety net) (full-sync)" in text  # each ledger kind in words
+    for part, _gap in plan.cadence():
+        assert f"    {part} " in text
     assert "→ a new referral reaches the CRM about" in text
+    assert re.search(r"^next run due 2026-11-21 \d\d:\d\d UTC \(in \d+ min: the fresh tier\)$", text, flags=re.M)
     assert "daily at 07:00" in text and "poll Partners + Circles; health, circles (UTC)" in text
     assert "full resync of each base as a safety net" in text
 
@@ -183,3 +203,20 @@ def test_a_tick_killed_anywhere_then_rerun_loses_no_referral_and_makes_one_deal(
         live = next(r["fields"] for r in fake.records(base_ids["referrals"], "Referrals") if r["id"] == rid)
         assert live["Status"] == "In CRM" and live["CRM ID"] == deals[0]["id"]
         rt.close()
+
+
+def test_the_scheduler_sleeps_until_due_in_naps_of_a_minute_and_a_stop_ends_a_nap() -> None:
+    clock = {"now": NOW}
+    naps: list[float] = []
+
+    def wait(seconds: float) -> bool:  # a nap that runs its full length
+        naps.append(seconds)
+        clock["now"] += timedelta(seconds=seconds)
+        return False
+
+    due = NOW + timedelta(minutes=2, seconds=30)
+    woken = [sleep_until(due, lambda: clock["now"], wait) for _ in range(3)]
+    assert woken == [False, False, True] and clock["now"] == due  # exactly when due, not on the minute
+    assert naps == [MAX_NAP.total_seconds(), MAX_NAP.total_seconds(), 30.0]
+    assert sleep_until(due, lambda: clock["now"], wait) is True and len(naps) == 3  # due already: no nap
+    assert sleep_until(due + timedelta(hours=1), lambda: clock["now"], lambda s: True) is False  # stopped

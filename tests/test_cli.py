@@ -66,7 +66,7 @@ def test_local_mode_runs_without_airtable() -> None:
     assert "no AIRTABLE_TOKEN: the local store is the data" in out
     assert re.search(r"^summary: \d job\(s\), all done", out, flags=re.M)
     assert re.search(r"^  health +done ", out, flags=re.M)
-    assert out.strip().splitlines()[-1] == "next run due 2026-11-21 09:08 UTC"  # offline: every 10 min
+    assert out.strip().splitlines()[-1] == "next run due 2026-11-21 09:10 UTC"  # offline: every 10 min
 
 
 def test_bases_create_then_check_then_run_once(live: FakeAirtable, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,25 +12,25 @@ import logging
 import os
 import signal
 import sys
-import time
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import TextIO
-
-import schedule
 
 from integrations.http import Clock
 from jobs.app import App
 from jobs.plan import JobOutcome, Status
 from jobs.schedule.lock import HomeLocked, home_lock
-from jobs.schedule.planner import span
 from jobs.schedule.runner import run_jobs
 from jobs.schedule.tiers import TickReport, cycle_jobs, known_jobs, make_plan, record_runs, tick
 from jobs.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-TICK_MINUTES = 1  # the scheduler looks for due work every minute; a tick with nothing due costs nothing
-ONLY_EVERY_MINUTES = 60  # `run --only …` (a job alone, every hour)
+ONLY_EVERY = timedelta(hours=1)  # `run --only …` (a job alone, every hour)
+# The scheduler sleeps until the next run is due, in naps of at most this long, reading the clock
+# after each: a suspended machine or a corrected clock is noticed within a minute.
+MAX_NAP = timedelta(minutes=1)
 
 log = logging.getLogger("partnerops")
 
@@ -167,37 +167,24 @@ def _print_dry(app: App, out: TextIO) -> None:
 
 
 def _scheduler(app: App, only: list[str] | None, out: TextIO) -> int:
-    stop = {"requested": False}
+    stop = threading.Event()
 
     def request_stop(_sig: int, _frame: FrameType | None) -> None:
-        stop["requested"] = True
+        stop.set()
         print("stopping after the current job…", file=out)
 
     previous = signal.signal(signal.SIGINT, request_stop), signal.signal(signal.SIGTERM, request_stop)
     worst = EXIT_OK
 
-    def cycle() -> None:
+    def cycle() -> datetime:
         nonlocal worst
-        now = app.clock.now()
-        if only:
-            outcomes = run_jobs(app, cycle_jobs(only), now, should_stop=lambda: stop["requested"])
-            record_runs(app, now, [], outcomes, complete=False)
-            report = TickReport(now, make_plan(app, now), ["only"], outcomes, now + timedelta(minutes=TICK_MINUTES))
-        else:
-            report = tick(app, now, should_stop=lambda: stop["requested"])
-        _log_tick(report, app)
-        if report.outcomes:
-            print(cycle_line(report, app), file=out)
-            for o in report.outcomes:
-                for f in o.failures:
-                    print(f"  ! {o.job}: {f}", file=out)
+        report = _cycle(app, only, stop.is_set, out)
         if not report.ok:
             worst = EXIT_FAILED
+        return report.next_due or app.clock.now() + MAX_NAP
 
-    scheduler = schedule.Scheduler()
-    scheduler.every(TICK_MINUTES if not only else ONLY_EVERY_MINUTES).minutes.do(cycle)
     plan = make_plan(app, app.clock.now())
-    cadence = f"new referrals every {span(plan.fresh_every)}" if plan.fresh_every else plan.why
+    cadence = f"new referrals polled {plan.schedule.summary()}" if plan.schedule else plan.why
     s = app.settings
     print(
         f"partnerops scheduler on {app.home}: daily work at {s.daily_at:%H:%M} {s.tz}, {cadence}; "
@@ -206,13 +193,42 @@ def _scheduler(app: App, only: list[str] | None, out: TextIO) -> int:
     )
     log.info("scheduler started (pid %d)", os.getpid())
     try:
-        cycle()
-        while not stop["requested"]:
-            scheduler.run_pending()
-            time.sleep(1)
+        due = cycle()
+        while not stop.is_set():
+            if sleep_until(due, app.clock.now, stop.wait):
+                due = cycle()
     finally:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
         log.info("scheduler stopped")
     print("partnerops scheduler stopped", file=out)
     return worst
+
+
+def sleep_until(due: datetime, now: Callable[[], datetime], wait: Callable[[float], bool]) -> bool:
+    """Nap toward ``due`` (at most :data:`MAX_NAP` at a time); True once it has come, False when
+    ``wait`` returned early because a stop was requested, or the nap ended before ``due``."""
+    left = (due - now()).total_seconds()
+    if left <= 0:
+        return True
+    if wait(min(left, MAX_NAP.total_seconds())):
+        return False
+    return now() >= due
+
+
+def _cycle(app: App, only: list[str] | None, should_stop: Callable[[], bool], out: TextIO) -> TickReport:
+    """One wake-up of the scheduler: the due tiers (or the ``--only`` jobs), logged and printed."""
+    now = app.clock.now()
+    if only:
+        outcomes = run_jobs(app, cycle_jobs(only), now, should_stop=should_stop)
+        record_runs(app, now, [], outcomes, complete=False)
+        report = TickReport(now, make_plan(app, now), ["only"], outcomes, now + ONLY_EVERY)
+    else:
+        report = tick(app, now, should_stop=should_stop)
+    _log_tick(report, app)
+    if report.outcomes:
+        print(cycle_line(report, app), file=out)
+        for o in report.outcomes:
+            for f in o.failures:
+                print(f"  ! {o.job}: {f}", file=out)
+    return report

@@ -1,7 +1,8 @@
 """When to poll the Referrals base: more often when partners send referrals, less at night.
 
-Pure: no I/O, no clock. The integrator feeds it the created times of recent From-partner
-referrals and the number of polls the month can afford, and asks it when the next poll is due.
+Pure: no I/O, no clock. The planner (``jobs/schedule/tiers.py``, ``planner.py``) feeds it the
+created times of recent From-partner referrals and the number of polls the month can afford, and
+asks it when the next poll is due.
 
 * :class:`ArrivalPattern` — the share of a week's referrals that arrives in each hour of the week
   (168 weights, Monday 00:00 local = index 0), learned from created times and smoothed.
@@ -18,6 +19,7 @@ two hours of steps).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,13 +29,17 @@ HOURS_PER_WEEK = 168
 WEEKEND_FROM = 5  # Saturday
 STEP = 900.0  # seconds of the UTC grid; local hours begin on it in every zone in use today
 MAX_GAP = timedelta(hours=6)  # SPEC §7: never a longer gap between polls
-MIN_GAP = timedelta(minutes=1)  # cron, systemd timers and `partnerops run` wake on the minute
+MIN_GAP = timedelta(minutes=1)  # cron and systemd timers wake on the minute; closer polls buy nothing
 LEARN_WEEKS = 8
 # Prior: as if one referral every two weeks arrived at a uniformly random hour. Against ~12 a
 # week (the reference workload) it keeps quiet hours from reading as "never" after a few silent
 # weeks; against a handful a month it dominates, and the schedule stays close to even — as it
 # should with so little evidence. docs/polling.md has the measurements behind the choice.
 PRIOR_PER_WEEK = 0.5
+# A learned pattern is used only when the arrivals could hardly be chance: a χ² test of the pooled
+# hour-of-day counts against "any hour alike", at 1 % (the one-sided normal quantile below). Noise
+# read as a pattern costs ~5 % of mean wait; a real pattern (working hours) passes by far.
+SIGNIFICANCE_Z = 2.326
 KERNEL = (0.25, 0.5, 0.25)  # neighbouring-hour smoothing: a referral at 17:55 says as much about 18:00
 DISTINCT = 1.25  # two parts of the week get their own rows in table() when their gaps differ this much
 
@@ -60,15 +66,13 @@ def hour_of_week(at: datetime, zone: tzinfo) -> int:
     return local.weekday() * 24 + local.hour
 
 
+@functools.lru_cache(maxsize=1 << 16)  # ~2 years of grid steps; a schedule is rebuilt at every tick
+def _slot(zone: tzinfo, step: int) -> int:
+    return hour_of_week(_dt(step * STEP), zone)
+
+
 def _grid_slots(zone: tzinfo) -> Slots:
-    cache: dict[int, int] = {}
-
-    def slot(step: int) -> int:
-        if step not in cache:
-            cache[step] = hour_of_week(_dt(step * STEP), zone)
-        return cache[step]
-
-    return slot
+    return functools.partial(_slot, zone)
 
 
 def _pieces(a: float, b: float, slot: Slots) -> Iterator[tuple[float, float, int]]:
@@ -82,9 +86,20 @@ def _pieces(a: float, b: float, slot: Slots) -> Iterator[tuple[float, float, int
 
 
 def _hours_per_slot(a: float, b: float, slot: Slots) -> list[float]:
+    """Hours of ``[a, b)`` in each hour of the week (the pieces of :func:`_pieces`, summed fast:
+    a schedule is rebuilt at every tick, over eight weeks of history and the rest of the month)."""
     hours = [0.0] * HOURS_PER_WEEK
-    for t0, t1, s in _pieces(a, b, slot):
-        hours[s] += (t1 - t0) / 3600
+    if b <= a:
+        return hours
+    first, last = math.floor(a / STEP), math.ceil(b / STEP) - 1
+    if first == last:
+        hours[slot(first)] += (b - a) / 3600
+        return hours
+    hours[slot(first)] += ((first + 1) * STEP - a) / 3600
+    hours[slot(last)] += (b - last * STEP) / 3600
+    quarter = STEP / 3600
+    for step in range(first + 1, last):
+        hours[slot(step)] += quarter
     return hours
 
 
@@ -93,6 +108,29 @@ def _smooth(values: Sequence[float]) -> list[float]:
     n = len(values)
     left, mid, right = KERNEL
     return [left * values[i - 1] + mid * values[i] + right * values[(i + 1) % n] for i in range(n)]
+
+
+def _pooled(values: Sequence[float], days: range) -> list[float]:
+    return [math.fsum(values[d * 24 + h] for d in days) for h in range(24)]
+
+
+def _chi_square_99(df: int) -> float:
+    """The 99th percentile of χ² with ``df`` degrees of freedom (Wilson–Hilferty)."""
+    k = 2 / (9 * df)
+    return df * (1 - k + SIGNIFICANCE_Z * math.sqrt(k)) ** 3
+
+
+def _patterned(counts: Sequence[float], exposure: Sequence[float]) -> bool:
+    """Whether the arrivals, pooled as the profiles are (weekday hours, weekend hours), differ from
+    arrivals at any hour alike by more than chance would (χ² at 1 %)."""
+    parts = (range(WEEKEND_FROM), range(WEEKEND_FROM, 7))
+    arrived = [a for days in parts for a in _pooled(counts, days)]
+    observed = [o for days in parts for o in _pooled(exposure, days)]
+    total, hours = math.fsum(arrived), math.fsum(observed)
+    cells = [(a, total * o / hours) for a, o in zip(arrived, observed, strict=True) if o > 0]
+    if len(cells) < 2:
+        return False
+    return math.fsum((a - e) ** 2 / e for a, e in cells) > _chi_square_99(len(cells) - 1)
 
 
 def _profile(counts: Sequence[float], exposure: Sequence[float], days: range) -> list[float]:
@@ -138,7 +176,8 @@ class ArrivalPattern:
         referrals a day are too few to tell a Tuesday 10:00 from a Wednesday 10:00). Each hour's
         rate is arrivals ÷ hours observed (a DST week observes one local hour twice and another
         not at all), both smoothed over neighbouring hours, plus the prior rate
-        :data:`PRIOR_PER_WEEK` spread evenly over the week.
+        :data:`PRIOR_PER_WEEK` spread evenly over the week. Arrivals that a χ² test cannot tell
+        from chance (at 1 %, :data:`SIGNIFICANCE_Z`) learn an even pattern.
         """
         end = _ts(now)
         begin = end - max(0, weeks) * 7 * 86400
@@ -150,12 +189,19 @@ class ArrivalPattern:
         if seen == 0:
             return cls.uniform(zone)
         exposure = _hours_per_slot(begin, end, _grid_slots(zone))
+        if not _patterned(counts, exposure):
+            return cls((1.0,) * HOURS_PER_WEEK, zone, seen)  # no hour stands out (yet): even
         rates = [0.0] * HOURS_PER_WEEK
         for days in (range(WEEKEND_FROM), range(WEEKEND_FROM, 7)):
             for hour, rate in enumerate(_profile(counts, exposure, days)):
                 for day in days:
                     rates[day * 24 + hour] = rate + PRIOR_PER_WEEK / HOURS_PER_WEEK
         return cls(tuple(rates), zone, seen)
+
+    @property
+    def flat(self) -> bool:
+        """Every hour of the week alike (no history, or none that stands out from chance)."""
+        return max(self.weights) == min(self.weights)
 
     def rate(self, at: datetime) -> float:
         """Share of a week's arrivals per hour at this moment (1/168 everywhere when uniform)."""
@@ -182,13 +228,16 @@ def _solve_scale(
     if polls <= floor:
         return 0.0, polls < floor * (1 - 1e-12), False
     knots = sorted({k for r, h in zip(roots, hours, strict=True) if r > 0 and h > 0 for k in (low / r, high / r)})
-    before, reached = 0.0, floor
-    for knot in knots:
-        at_knot = total(knot)
-        if at_knot >= polls:
-            return before + (knot - before) * (polls - reached) / (at_knot - reached), False, False
-        before, reached = knot, at_knot
-    return before, False, True  # every hour with arrivals polls at the ceiling; polls are left over
+    # the first knot where the total reaches ``polls`` (it never decreases in c: bisect)
+    lo, hi = 0, len(knots)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if total(knots[mid]) < polls else (lo, mid)
+    if lo == len(knots):
+        return knots[-1] if knots else 0.0, False, True  # every hour with arrivals at the ceiling: polls left over
+    before, reached = (knots[lo - 1], total(knots[lo - 1])) if lo else (0.0, floor)
+    at_knot = total(knots[lo])
+    return before + (knots[lo] - before) * (polls - reached) / (at_knot - reached), False, False
 
 
 def _wait_pieces(
@@ -202,6 +251,18 @@ def _wait_pieces(
             if mass > 0:
                 pieces.append((mass, following - t1, following - t0))
     return pieces
+
+
+def _mean_wait(times: Sequence[float], end: float, weights: Sequence[float], slot: Slots) -> float | None:
+    """The mean of :func:`_wait_pieces` without building them (the even-spreading check runs at
+    every tick); None when no arrival is expected."""
+    total = weighted = 0.0
+    for poll, following in zip(times, times[1:], strict=False):
+        for t0, t1, s in _pieces(poll, min(following, end), slot):
+            mass = weights[s] * (t1 - t0)
+            total += mass
+            weighted += mass * (following - (t0 + t1) / 2)
+    return weighted / total if total > 0 else None
 
 
 def _mean(pieces: Sequence[tuple[float, float, float]]) -> float:
@@ -224,6 +285,16 @@ def _quantile(pieces: Sequence[tuple[float, float, float]], q: float) -> float:
             return x + (target - reached) / slope
         reached, x, slope = reached + gain, position, slope + change
     return x
+
+
+def waits_between(polls: Sequence[datetime], arrivals: ArrivalPattern) -> tuple[timedelta, timedelta]:
+    """Median and 90th percentile of the wait for the next of these polls, for referrals arriving
+    by ``arrivals`` between the first poll and the last (what a month of actual polls gave)."""
+    times = sorted(_ts(p) for p in polls)
+    pieces = _wait_pieces(times, times[-1] if times else 0.0, arrivals.weights, _grid_slots(arrivals.zone))
+    if not pieces:
+        raise ValueError("no arrivals expected between the polls")
+    return timedelta(seconds=_quantile(pieces, 0.5)), timedelta(seconds=_quantile(pieces, 0.9))
 
 
 def span(delta: timedelta) -> str:
@@ -276,7 +347,8 @@ class PollSchedule:
         self.planned = math.fsum(h * lam for h, lam in zip(hours, self.per_hour, strict=True))
         self.floor_polls = low * math.fsum(hours)
         self.even = False
-        if not (self.slowed or self.capped) and self._even_waits_less(polls):
+        varies = max(self.per_hour) > min(self.per_hour) * (1 + 1e-12)  # a constant density is even already
+        if varies and not (self.slowed or self.capped) and self._even_waits_less(polls):
             self.even = True
             self.per_hour = (polls * 3600 / (self._b - self._a),) * HOURS_PER_WEEK
             self.planned = polls
@@ -291,8 +363,9 @@ class PollSchedule:
         every = (self._b - self._a) / polls
         even = [self._a + k * every for k in range(math.ceil(polls) + 1)]
         weights = self.pattern.weights
-        ours = _wait_pieces(self._times(), self._b, weights, self._slot)
-        return bool(ours) and _mean(_wait_pieces(even, self._b, weights, self._slot)) < _mean(ours) * (1 - 1e-9)
+        ours = _mean_wait(self._times(), self._b, weights, self._slot)
+        spread = _mean_wait(even, self._b, weights, self._slot)
+        return ours is not None and spread is not None and spread < ours * (1 - 1e-9)
 
     # -- when --------------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Which jobs are due now: two tiers, their persisted last runs, and the budget plan.
 
 * The **fresh** tier — poll the Referrals base, then ``referrals``, ``stages``, ``intros`` —
-  runs every :attr:`Plan.fresh_every`, the interval the planner can afford this month. It is
-  what a new referral waits for before it reaches the CRM.
+  runs when the plan's poll schedule says (:meth:`Plan.next_poll` after its last run): more
+  often in the hours From-partner referrals usually arrive, learned from the store's created
+  times (:func:`arrivals`), never more than 6 hours apart. It is what a new referral waits for
+  before it reaches the CRM.
 * The **daily** tier — poll the Partners and Circles bases, then ``health`` and ``circles`` —
   runs once a day at ``DAILY_AT`` (local to ``TZ``), together with the fresh tier.
 * The **digest** tier — the ``digest`` job alone, no poll and no Airtable call — runs once an ISO
@@ -18,13 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bases.fields import Direction, ReferralF
 from bases.schema import BASES
 from jobs.app import App
 from jobs.plan import JobOutcome, Status
+from jobs.rules.cells import created_at, select
 from jobs.rules.weeks import report_week
 from jobs.schedule import planner
 from jobs.schedule.archive_job import ARCHIVE_AUTO
 from jobs.schedule.planner import BudgetView, Plan
+from jobs.schedule.polls import ArrivalPattern
 from jobs.schedule.registry import ORDER, RULE_JOBS, digest_job
 from jobs.schedule.runner import Progress, Runnable, run_jobs
 from jobs.schedule.sync_job import SyncJob
@@ -36,9 +41,11 @@ FRESH_BASES = ("referrals",)
 DAILY_BASES = ("partners", "circles")
 TIER_JOBS = {FRESH: ["referrals", "stages", "intros"], DAILY: ["health", "circles"], DIGEST: ["digest"]}
 POLL_KIND = "webhook-poll"
-# A tier is due this much before its interval is over, so a cron or timer that fires a little
-# early (or a scheduler that wakes on the minute) does not skip a whole interval.
+# The fresh tier is due this much before its poll, so a cron or timer that fires a little early
+# does not skip a whole gap: 90 s, but never more than a quarter of the gap (15 s before a poll a
+# minute after the last; a whole 90 s would make a 1-minute schedule always due).
 TOLERANCE = timedelta(seconds=90)
+TOLERANCE_SHARE = 0.25
 
 
 @dataclass
@@ -66,6 +73,33 @@ def daily_mark(app: App, now: datetime) -> datetime:
     return mark
 
 
+def next_daily(app: App, now: datetime) -> datetime:
+    """The first DAILY_AT moment after ``now``."""
+    return daily_mark(app, now) + timedelta(days=1)
+
+
+def daily_runs_left(app: App, now: datetime, state: CadenceState) -> int:
+    """Daily-tier runs still due before the month ends: one per DAILY_AT mark, and one now if it is overdue."""
+    last = when(state.get(DAILY))
+    runs = 1 if last is None or last < daily_mark(app, now) else 0
+    end = planner.next_month(now)
+    mark = next_daily(app, now)
+    while mark < end:
+        runs += 1
+        mark = next_daily(app, mark)
+    return runs
+
+
+def arrivals(app: App, now: datetime) -> ArrivalPattern:
+    """When From-partner referrals arrived in the last 8 weeks (archived ones too), local to TZ."""
+    created = []
+    for record in app.store.all(ReferralF.BASE, ReferralF.TABLE, archived=True):
+        at = created_at(record)
+        if at is not None and select(record.get(ReferralF.DIRECTION)) == Direction.FROM_PARTNER:
+            created.append(at)
+    return ArrivalPattern.learn(created, now, app.settings.zone)
+
+
 def budget_view(app: App, now: datetime, state: CadenceState | None = None) -> BudgetView:
     """The month's facts for the planner: the ledger, the sync state and the tiers' shape."""
     state = load_cadence(app.store) if state is None else state
@@ -80,9 +114,12 @@ def budget_view(app: App, now: datetime, state: CadenceState | None = None) -> B
         full_syncs=by_kind.get(FULL_SYNC, 0),
         observed_since=max(planner.month_start(now), since),
         fresh_poll_calls=len(FRESH_BASES),
-        daily_poll_calls=len(DAILY_BASES),
+        # the daily run polls Referrals too: the schedule restarts from it, one poll more a day at most
+        daily_poll_calls=len(DAILY_BASES) + len(FRESH_BASES),
         resync_calls=sum(resyncs_due(app, now)),
         blocked=app.ledger.blocked(now),
+        arrivals=arrivals(app, now),
+        daily_runs=daily_runs_left(app, now, state),
     )
 
 
@@ -107,8 +144,21 @@ def resyncs_due(app: App, now: datetime) -> list[int]:
 
 def make_plan(app: App, now: datetime, state: CadenceState | None = None) -> Plan:
     if app.airtable is None:
-        return planner.offline_plan()
+        return planner.offline_plan(now)
     return planner.plan(budget_view(app, now, state), now)
+
+
+def fresh_due(plan: Plan, now: datetime, state: CadenceState) -> datetime | None:
+    """When the plan's schedule next polls the Referrals base (None: only with the daily tier)."""
+    if plan.schedule is None:
+        return None
+    last = when(state.get(FRESH))
+    return now if last is None else plan.next_poll(last)
+
+
+def _early(due: datetime, state: CadenceState) -> timedelta:
+    last = when(state.get(FRESH))
+    return TOLERANCE if last is None else min(TOLERANCE, (due - last) * TOLERANCE_SHARE)
 
 
 def due_tiers(app: App, plan: Plan, now: datetime, state: CadenceState) -> list[str]:
@@ -117,22 +167,22 @@ def due_tiers(app: App, plan: Plan, now: datetime, state: CadenceState) -> list[
     last_daily = when(state.get(DAILY))
     if last_daily is None or last_daily < daily_mark(app, now):
         return [DAILY, FRESH]
-    last_fresh = when(state.get(FRESH))
-    if plan.fresh_every is not None and (last_fresh is None or now - last_fresh >= plan.fresh_every - TOLERANCE):
+    due = fresh_due(plan, now, state)
+    if due is not None and now >= due - _early(due, state):
         return [FRESH]
     return []
 
 
 def next_due(app: App, plan: Plan, now: datetime, state: CadenceState) -> datetime:
-    """When the next tier falls due (``now`` if one is due already)."""
+    """When the next tier falls due, exactly (``now`` if one is due already)."""
     if not plan.airtable_allowed:
         return plan.until or now
     if due_tiers(app, plan, now, state):
         return now
-    candidates = [daily_mark(app, now) + timedelta(days=1)]
-    last_fresh = when(state.get(FRESH))
-    if plan.fresh_every is not None and last_fresh is not None:
-        candidates.append(last_fresh + plan.fresh_every - TOLERANCE)
+    candidates = [next_daily(app, now)]
+    due = fresh_due(plan, now, state)
+    if due is not None:
+        candidates.append(due)
     return max(now, min(candidates))
 
 
