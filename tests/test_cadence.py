@@ -122,7 +122,14 @@ def test_budget_shows_use_projection_cadence_and_latency(rt: Runtime) -> None:
     assert "→ a new referral reaches the CRM about" in text
     assert re.search(r"^next run due 2026-11-21 \d\d:\d\d UTC \(in \d+ min: the fresh tier\)$", text, flags=re.M)
     assert "daily at 07:00" in text and "poll Partners + Circles; health, circles (UTC)" in text
+    assert "weekly, Mon 08:00   the managers' digest; no Airtable call (UTC)" in text
     assert "full resync of each base as a safety net" in text
+
+
+def test_budget_leaves_out_the_digest_when_it_is_off(rt: Runtime) -> None:
+    out = io.StringIO()
+    assert cmd_budget(replace(rt.settings, digest_at=None), out, now=NOW) == 0
+    assert "digest" not in out.getvalue().split("cadence", 1)[1].split("last runs", 1)[0]
 
 
 def test_budget_warns_at_80_percent(rt: Runtime) -> None:

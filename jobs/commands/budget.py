@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, timedelta
 from typing import TextIO
 
@@ -102,6 +103,10 @@ def _print_cadence(app: App, plan: planner.Plan, now: datetime, out: TextIO) -> 
         f"  {'daily at ' + s.daily_at.strftime('%H:%M'):<19} poll {daily}; {', '.join(TIER_JOBS[DAILY])} ({s.tz})",
         file=out,
     )
+    if s.digest_at is not None:
+        weekday, at = s.digest_at
+        when = f"{calendar.day_abbr[weekday]} {at.strftime('%H:%M')}"
+        print(f"  {'weekly, ' + when:<19} the managers' digest; no Airtable call ({s.tz})", file=out)
     resyncs = resyncs_due(app, now)
     if resyncs:
         print(
