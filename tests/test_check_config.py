@@ -97,9 +97,12 @@ def test_a_base_id_that_does_not_exist_during_run_is_exit_2(
     assert "Invalid permissions, or the requested model was not found" not in text
 
 
+@pytest.mark.parametrize("only", [[], ["--only", "sync,referrals"]], ids=["every-job", "only-the-push"])
 def test_a_wrong_hubspot_token_during_run_is_exit_2(
-    live: FakeAirtable, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    only: list[str], live: FakeAirtable, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Whether the stages read or the referral's push meets it first, a rejected token is a
+    setting to fix (exit 2 with the fix), not a failed record."""
     ids = {k: os.environ[f"AIRTABLE_{k.upper()}_BASE"] for k in ("partners", "referrals")}
     live.ui_create(ids["partners"], "Partners", {"Name": "Jane Doe", "Email": "jane@acme.example"})
     referral = {
@@ -115,7 +118,13 @@ def test_a_wrong_hubspot_token_during_run_is_exit_2(
     with FakeHubSpot("pat-na1-the-right-token") as hub:
         monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-a-wrong-token")
         monkeypatch.setenv("HUBSPOT_API_URL", hub.url)
-        text = refused(capsys, "run", "--once")
+        text = refused(capsys, "run", "--once", *only)
+        assert hub.deals() == []
+        # Fixed: the referral the rejected token held back goes to the CRM on the next run, once.
+        monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-the-right-token")
+        assert run("run", "--once", "--only", "referrals")[0] == 0
+        assert run("run", "--once", "--only", "referrals")[0] == 0
+        assert [d["properties"]["dealname"] for d in hub.deals()] == ["Lead Co — Bob"]
     assert "HubSpot rejected HUBSPOT_TOKEN: the token was rejected: Authentication credentials not found" in text
     assert "Fix: in HubSpot create a service key (or a private app) with the scopes crm.objects.deals.read" in text
     assert "pat-na1-a-wrong-token" not in text

@@ -55,7 +55,7 @@ class CrmExecutor:
                 cells[ReferralF.ATTRIBUTION] = attribution
             unwritten = self._write_back(record.id, cells)
             why = exc.why if unwritten is None else f"{exc.why} (and Airtable was not updated: {unwritten.why})"
-            raise EffectFailed(why, permanent=exc.permanent, unknown=exc.unknown) from None
+            raise EffectFailed(why, permanent=exc.permanent, unknown=exc.unknown, cause=exc.cause) from None
         return self._pushed(record, p.cells, attribution, deal_id)
 
     def _pushed(self, record: Record, registration: dict[str, Cell], attribution: str, deal_id: str) -> Result:

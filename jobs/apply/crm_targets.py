@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from integrations.errors import ServiceError
 from integrations.http import Clock
 from integrations.hubspot import HubSpotClient, HubSpotError
 from integrations.webhook import WebhookClient, WebhookError
@@ -65,11 +66,14 @@ class Referral:
 
 
 class PushFailed(Exception):
-    def __init__(self, why: str, *, permanent: bool, unknown: bool = False) -> None:
+    """A push that failed; ``cause`` is the CRM's own failure, when there is one."""
+
+    def __init__(self, why: str, *, permanent: bool, unknown: bool = False, cause: ServiceError | None = None) -> None:
         super().__init__(why)
         self.why = why
         self.permanent = permanent and not unknown
         self.unknown = unknown
+        self.cause = cause
 
 
 class CrmTarget(Protocol):
@@ -132,7 +136,7 @@ class WebhookTarget:
         try:
             self.client.push(document(referral, referral.pushed_at))
         except WebhookError as exc:
-            raise PushFailed(str(exc), permanent=not exc.retryable, unknown=exc.outcome_unknown) from None
+            raise PushFailed(str(exc), permanent=not exc.retryable, unknown=exc.outcome_unknown, cause=exc) from None
         return f"webhook:{referral.id}"
 
     def initial_stage(self) -> str | None:
@@ -266,7 +270,10 @@ def _modified(raw: object) -> datetime | None:
 
 def _failed(exc: HubSpotError) -> PushFailed:
     return PushFailed(
-        f"HubSpot said {exc.code}: {exc.message}", permanent=not exc.retryable, unknown=exc.outcome_unknown
+        f"HubSpot said {exc.code}: {exc.message}",
+        permanent=not exc.retryable,
+        unknown=exc.outcome_unknown,
+        cause=exc,
     )
 
 

@@ -45,6 +45,8 @@ Progress = Callable[[str], None]
 NOT_DONE = "not done: "  # the start of why an effect of a group that stopped before it was not run
 #: Which queued effects a drain may run now (the others stay queued, untouched).
 Select = Callable[[Queued], bool]
+#: Whether an outside failure means a setting is wrong (a rejected token), not this effect.
+Refuses = Callable[[ServiceError], bool]
 
 
 class EffectFailed(Exception):
@@ -55,20 +57,31 @@ class EffectFailed(Exception):
     *started* and is reconciled with the remote before it is ever run again.
     ``held``: it waits for a person (e.g. room in a full Airtable base): it stays queued like a
     transient failure, and its ``why`` is told (Sync Notes, or the managers' channel).
+    ``cause``: the outside system's failure behind it, so the runner can tell a refused setting
+    (a rejected token) from a failure of this one effect.
     """
 
-    def __init__(self, why: str, *, permanent: bool = True, unknown: bool = False, held: bool = False) -> None:
+    def __init__(
+        self,
+        why: str,
+        *,
+        permanent: bool = True,
+        unknown: bool = False,
+        held: bool = False,
+        cause: ServiceError | None = None,
+    ) -> None:
         super().__init__(why)
         self.why = why
         self.permanent = permanent and not unknown and not held
         self.unknown = unknown
         self.held = held
+        self.cause = cause
 
     @classmethod
     def of(cls, exc: ServiceError, what: str = "") -> EffectFailed:
         """The one translation of an outside system's failure."""
         why = f"{what}: {exc.describe()}" if what else exc.describe()
-        return cls(why, permanent=not exc.retryable, unknown=exc.outcome_unknown)
+        return cls(why, permanent=not exc.retryable, unknown=exc.outcome_unknown, cause=exc)
 
 
 class Executor(Protocol):
@@ -103,6 +116,9 @@ class DrainReport:
     unknown: dict[str, str] = field(default_factory=dict)  # key → what a person should check
     pending: int = 0  # left queued (transient failure, or outcome to reconcile) for the next run
     held: list[tuple[Effect, str]] = field(default_factory=list)  # left queued for a person: why
+    # A setting the service refused (a rejected token) on the way: the drain stopped there, and
+    # the effect that met it stays queued for the run after the fix.
+    refused: ServiceError | None = None
 
     def merge(self, other: DrainReport) -> None:
         self.done += other.done
@@ -110,6 +126,7 @@ class DrainReport:
         self.unknown.update(other.unknown)
         self.pending += other.pending
         self.held += other.held
+        self.refused = self.refused or other.refused
 
 
 class Drain:
@@ -122,10 +139,12 @@ class Drain:
         clock: Clock,
         progress: Progress | None,
         select: Select | None = None,
+        refuses: Refuses | None = None,
     ) -> None:
         self.queue, self.executors, self.clock = queue, executors, clock
         self.progress = progress
         self.select = select
+        self.refuses = refuses
         self.report = DrainReport()
         self.broken: dict[str, str] = {}  # group → why it stopped for good
         self.waiting: dict[str, str] = {}  # group → what it waits for (its later members stay queued)
@@ -134,7 +153,7 @@ class Drain:
     def run(self) -> DrainReport:
         items = self.items = [q for q in self.queue.queued() if self.select is None or self.select(q)]
         index = 0
-        while index < len(items):
+        while index < len(items) and self.report.refused is None:
             first = index
             batch, index = self._next_batch(items, index)
             if batch:
@@ -270,7 +289,12 @@ class Drain:
             self.queue.mark(effect.key, DONE, now, result=outcome)
             self.report.done.append(effect)
             return
-        if outcome.unknown and not effect.repeatable:
+        if outcome.cause is not None and self.refuses is not None and self.refuses(outcome.cause):
+            # Not this effect's fault: every effect would fail alike until the setting is fixed.
+            self.queue.mark(effect.key, PLANNED, now, error=outcome.why)
+            self.report.pending += 1
+            self.report.refused = outcome.cause
+        elif outcome.unknown and not effect.repeatable:
             why = f"{outcome.why}; it may or may not have gone out, so it is not sent again"
             self.queue.mark(effect.key, UNKNOWN, now, error=why)
             self.report.unknown[effect.key] = why
@@ -313,7 +337,9 @@ def drain(
     clock: Clock,
     progress: Progress | None = None,
     select: Select | None = None,
+    refuses: Refuses | None = None,
 ) -> DrainReport:
     """Apply every queued effect in order (see the module docstring); with ``select``, only
-    those it picks (e.g. not the leftovers of a job that is stopped)."""
-    return Drain(queue, executors, clock, progress, select).run()
+    those it picks (e.g. not the leftovers of a job that is stopped). With ``refuses``, a failure
+    it says is a refused setting stops the drain (``DrainReport.refused``)."""
+    return Drain(queue, executors, clock, progress, select, refuses).run()

@@ -30,11 +30,11 @@ from bases.schema import base as base_def
 from integrations.airtable import AirtableError, BudgetExhausted
 from integrations.http import scrub
 from jobs.app import App
-from jobs.apply.drain import NOT_DONE, DrainReport, drain
+from jobs.apply.drain import NOT_DONE, DrainReport, Select, drain
 from jobs.apply.queue import Queued
 from jobs.messages.partner import BaseFull
 from jobs.plan import CellUpdate, ChannelPost, Effect, JobOutcome, Plan, RecordCreate, RecordRef, Status, fingerprint
-from jobs.refused import stop_if_refused
+from jobs.refused import SettingRefused, refused_setting, stop_if_refused
 from jobs.schedule import notices, trust
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Job(Generic[I]):
         return self.estimate(app, now)
 
     def execute(self, app: App, now: datetime, say: Progress) -> JobOutcome:
-        leftovers = drain(app.queue, app.executors(), app.now, say, runnable_now(self.name))
+        leftovers = drain_for(app, say, runnable_now(self.name))
         return apply_plan(app, self.name, self.plan(self.read(app, now)), now, say, leftovers)
 
 
@@ -174,6 +174,8 @@ def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress
         return JobOutcome(job.name, Status.SKIPPED, reason=str(exc))
     except BudgetExhausted as exc:
         return JobOutcome(job.name, Status.FAILED, reason=f"stopped: {exc.message}", failures=[exc.message])
+    except SettingRefused:
+        raise  # met while applying the plan (a push with a rejected token): the run stops, exit 2
     except AirtableError as exc:
         stop_if_refused(exc, app.settings)  # a rejected token or unknown base: the run stops, exit 2
         log.error("%s failed: %s", job.name, exc)
@@ -187,6 +189,17 @@ def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress
         return JobOutcome(job.name, Status.FAILED, reason=why, failures=[why])
 
 
+def drain_for(app: App, say: Progress, select: Select) -> DrainReport:
+    """Drain what ``select`` picks; a rejected token or unknown base met on the way stops the
+    run (exit 2, with the fix) and leaves the effect that met it queued for after the fix."""
+    report = drain(
+        app.queue, app.executors(), app.now, say, select, lambda e: refused_setting(e, app.settings) is not None
+    )
+    if report.refused is not None:
+        stop_if_refused(report.refused, app.settings)
+    return report
+
+
 def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, leftovers: DrainReport) -> JobOutcome:
     """Queue a plan's effects together (its Sync Notes last, so they share writes), carry them
     out, then explain on each record what failed — and tell the managers, once per problem."""
@@ -195,7 +208,7 @@ def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, lef
     plan.effects = _writable(app, effects)
     enqueued = app.queue.enqueue(plan.effects, now, job)
     runnable = runnable_now(job)
-    report = drain(app.queue, app.executors(), app.now, say, runnable)
+    report = drain_for(app, say, runnable)
     report.merge(leftovers)
     _own_held(app, job, report)
     stuck = failing_for_long(app, job, now)
@@ -207,7 +220,7 @@ def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, lef
     later = notes_effects(app, f"{job}-delivery", composed(app, set(delivery)), now) + held_posts(app, report, now)
     if later:
         app.queue.enqueue(later, now, job)
-        report.merge(drain(app.queue, app.executors(), app.now, say, runnable))
+        report.merge(drain_for(app, say, runnable))
         _own_held(app, job, report)
     told = failure_notices(job, plan, report)
     told += [notices.failing(job, e.key, e.describe, why) for e, why in stuck.values()]
