@@ -81,6 +81,57 @@ def test_a_corrected_email_keeps_the_partner_and_the_members_record_follows(worl
     assert world.tick(days=1).ok and len(world.slack.messages()) == messages
 
 
+def test_a_referral_typed_with_a_partners_old_email_reaches_them(
+    world: World, mail: tuple[Controller, Recorder]
+) -> None:
+    """After a corrected e-mail, a referral typed with the old one (a form filled by habit, a
+    manager's copy-paste) is the partner's: the receipt, the intro and its e-mail go to them."""
+    controller, recorder = mail
+    world.settings.update(
+        smtp_host=controller.hostname, smtp_port=controller.port, smtp_starttls=False, email_from="team@ourco.example"
+    )
+    world.top_partners()
+    assert world.tick().ok
+    jane = world.people["jane"]
+    world.update("partners", "Partners", jane, {"Email": "jane.doe@partner.example"})
+    world.slack.users["jane.doe@partner.example"] = world.users["jane"]
+    assert world.tick(days=1).ok
+    received, dms = len(recorder.received), len(world.dms())
+    old = "jane@partner.example"
+    given = world.create(
+        "referrals",
+        "Referrals",
+        {
+            "Referral": "Lead for Jane",
+            "Direction": "To partner",
+            "Partner Email": old,
+            "Contact Email": "lee@lead.example",
+        },
+    )
+    sent = world.create(
+        "referrals",
+        "Referrals",
+        {
+            "Referral": "From Jane",
+            "Direction": "From partner",
+            "Partner Email": old,
+            "Company": "Far Co",
+            "Contact Email": "kim@far.example",
+        },
+    )
+    report = world.tick(days=0.05)
+    assert report.ok, [o.failures for o in report.outcomes]
+    for rid in (given, sent):
+        assert not world.record("referrals", "Referrals", rid).get("Sync Notes")
+    assert world.record("referrals", "Referrals", given)["Status"] == "Introduced"
+    assert world.record("referrals", "Referrals", sent)["Status"] == "Accepted"
+    new_dms = world.dms()[dms:]
+    assert sum("a referral for you" in t for t in new_dms) == 1 and sum("registered" in t.lower() for t in new_dms) == 1
+    assert [sorted(e.rcpt_tos) for e in recorder.received[received:]] == [
+        sorted(["jane.doe@partner.example", "lee@lead.example"])
+    ]
+
+
 def test_two_circles_on_one_channel_are_both_held_and_noted(world: World) -> None:
     world.top_partners()
     world.slack.add_channel(SHARED)

@@ -95,9 +95,9 @@ class CirclesRead(CircleInputs):
     follow: Mapping[str, str] = field(default_factory=dict)  # Members record id → e-mail to write
 
 
-def moved_emails(app: App) -> dict[str, str]:
+def moved_emails(app: App, remember: bool = True) -> dict[str, str]:
     """Old partner e-mail → the partner's current one (see :mod:`jobs.rules.aliases`); the
-    e-mails seen now are remembered for the next run."""
+    e-mails seen now are remembered for the next run (``remember``: not by a read-only command)."""
     partners_now = app.store.all(PartnerF.BASE, PartnerF.TABLE)
     raw = app.store.get_state(aliases.EMAILS)
     seen: dict[str, list[str]] = {}
@@ -105,7 +105,7 @@ def moved_emails(app: App) -> dict[str, str]:
         seen = {str(k): [str(e) for e in v] for k, v in raw.items() if isinstance(v, list)}
     moved = aliases.old_to_current(partners_now, seen)
     now_seen = aliases.remembered(partners_now, seen)
-    if now_seen != seen:
+    if remember and now_seen != seen:
         app.store.set_state(aliases.EMAILS, {k: list(v) for k, v in now_seen.items()})
     return moved
 
@@ -160,7 +160,7 @@ def read_circles(app: App, now: datetime) -> CirclesRead:
 def read_referrals(app: App, now: datetime) -> ReferralInputs:
     live = frozenset(r.id for r in app.store.all(ReferralF.BASE, ReferralF.TABLE))
     base = ReferralInputs(
-        referrals=history(app, ReferralF.BASE, ReferralF.TABLE),
+        referrals=aliases.referrals_as_partners_now(history(app, ReferralF.BASE, ReferralF.TABLE), moved_emails(app)),
         partners=app.store.all(PartnerF.BASE, PartnerF.TABLE),
         now=now,
         crm=app.crm.name if app.crm is not None else None,
@@ -183,7 +183,7 @@ def read_stages(app: App, now: datetime) -> StageInputs:
         raise Skip(f"only HubSpot deals can be read back (CRM is {app.crm.name})")
     base = StageInputs(
         deals=deals,
-        referrals=app.store.all(ReferralF.BASE, ReferralF.TABLE),
+        referrals=aliases.referrals_as_partners_now(app.store.all(ReferralF.BASE, ReferralF.TABLE), moved_emails(app)),
         partners=app.store.all(PartnerF.BASE, PartnerF.TABLE),
         now=now,
         since=since,
@@ -196,7 +196,7 @@ def read_stages(app: App, now: datetime) -> StageInputs:
 
 
 def read_intros(app: App, now: datetime) -> IntroInputs:
-    referrals = app.store.all(ReferralF.BASE, ReferralF.TABLE)
+    referrals = aliases.referrals_as_partners_now(app.store.all(ReferralF.BASE, ReferralF.TABLE), moved_emails(app))
     emails = [r.partner_email for r in new_intros(referrals) if r.partner_email]
     queued = {q.effect.key.split(":")[1] for q in app.queue.queued() if q.effect.key.startswith("intro-")}
     delivery = {
@@ -244,6 +244,7 @@ MANAGERS_TABLES = (
 def managers_inputs(app: App, now: datetime, projected: int, channel: str = "") -> DigestInputs:
     """Everything the managers' view reads (the digest, ``partnerops report``): the store only."""
     tables = {key: app.store.all(base, table, archived=True) for key, base, table in MANAGERS_TABLES}
+    tables["referrals"] = aliases.referrals_as_partners_now(tables["referrals"], moved_emails(app, remember=False))
     live = {r.id for _key, base, table in MANAGERS_TABLES for r in app.store.all(base, table)}
     return DigestInputs(
         partners=tables["partners"],
