@@ -100,7 +100,7 @@ def _closing(app: App, totals: Counter[Count], referrals: int, days: int, out: T
     members = Counter(str(m.get(MemberF.STATUS, "?")) for m in app.store.all(MemberF.BASE, MemberF.TABLE))
     rows = [
         ("new referrals from partners", referrals),
-        ("accepted and pushed to the CRM", totals[Count.PUSHED]),
+        ("pushed to the CRM (with the sample's own that were waiting)", totals[Count.PUSHED]),
         ("duplicates caught", totals[Count.DUPLICATES]),
         ("joined the circle", totals[Count.JOINS]),
         ("left the circle", totals[Count.LEAVES]),
