@@ -34,6 +34,9 @@ NEXT_DUE = re.compile(r"next run due (\d{4}-\d\d-\d\d \d\d:\d\d) ")
 
 
 class Driver(Protocol):
+    #: wake-ups that reported a failure (exit code 1: a record needs a fix, an effect failed)
+    failed_runs: int
+
     def tick(self, now: datetime) -> datetime | None:
         """Run what is due at ``now``; when to wake next (None: not known)."""
 
@@ -48,9 +51,12 @@ class InProcess:
     def __init__(self, settings: Settings, clock: FakeClock) -> None:
         self.settings = settings
         self.rt = Runtime.open(settings, Clock(time=clock.time, sleep=clock.sleep, now=clock.now))
+        self.failed_runs = 0
 
     def tick(self, now: datetime) -> datetime | None:
-        return tick(self.rt, now).next_due
+        report = tick(self.rt, now)
+        self.failed_runs += not report.ok
+        return report.next_due
 
     def budget(self, now: datetime) -> str:
         shown = io.StringIO()
@@ -90,12 +96,14 @@ class CommandLine:
         self.settings = replace(settings)
         self.env = environment(settings)
         self.runs = 0
+        self.failed_runs = 0
 
     def _partnerops(self, *args: str) -> str:
         command = [sys.executable, "-m", "jobs", "--env-file", "/nonexistent", *args]
         done = subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600)
         if done.returncode not in (0, 1):
             raise RuntimeError(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        self.failed_runs += done.returncode == 1
         return done.stdout
 
     def tick(self, now: datetime) -> datetime | None:

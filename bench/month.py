@@ -224,6 +224,7 @@ def _result(
         naive_median_minutes=12 * 60,
         events=world.events,
         budget_midway=budget_text,
+        failed_runs=driver.failed_runs,
     )
 
 

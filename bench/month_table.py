@@ -34,6 +34,7 @@ class Result:
     expected: tuple[float, float] | None = None  # median, p90 (min) for any moment of the pattern
     at_first_poll: int = 0  # referrals in the CRM after the first poll that followed their submission
     allowance: int = 1000  # AIRTABLE_MONTHLY_CALLS
+    failed_runs: int = 0  # wake-ups that exited 1 (a record needs a fix, an effect failed)
 
     @property
     def calls_target(self) -> int:
@@ -110,6 +111,7 @@ def table(r: Result) -> str:
         f"| median ≤ {r.median_target:.0f} min {mark(r.expected is not None and r.expected[0] <= r.median_target)} |",
         f"| referrals never pushed (duplicates, unknown partner) | {r.not_pushed} | |",
         f"| pushed by the first poll after their submission | {r.at_first_poll} of {len(r.latencies)} | all |",
+        f"| wake-ups that exited 1 (a record needs a fix, an effect failed) | {r.failed_runs} of {r.ticks} | |",
         "",
         "| base | kind | calls |",
         "|---|---|---|",
