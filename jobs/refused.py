@@ -9,12 +9,15 @@ stays a failure of the job (exit 1).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from integrations.airtable import AirtableError
 from integrations.errors import ServiceError
 from integrations.hubspot import HubSpotError
 from integrations.hubspot.errors import required_scopes
 from integrations.slack import HINT_AUTH, HINT_MISSING_SCOPE, SlackError
+from jobs.app import App
+from jobs.apply.drain import DrainReport, Select, drain
 from jobs.settings import BASE_VARS, ConfigError, Settings
 
 AIRTABLE_SCOPES = "data.records:read, data.records:write, schema.bases:read, schema.bases:write, webhook:manage"
@@ -117,3 +120,14 @@ def slack_problem(exc: SlackError) -> str | None:
     if exc.code == "missing_scope":
         return f"Slack refused SLACK_BOT_TOKEN: the app lacks the scope {exc.needed or '(not named)'}. Fix: {HINT_MISSING_SCOPE}"
     return None
+
+
+def drain_for(app: App, say: Callable[[str], None], select: Select) -> DrainReport:
+    """Drain what ``select`` picks; a rejected token or unknown base met on the way stops the
+    run (exit 2, with the fix) and leaves the effect that met it queued for after the fix."""
+    report = drain(
+        app.queue, app.executors(), app.now, say, select, lambda e: refused_setting(e, app.settings) is not None
+    )
+    if report.refused is not None:
+        stop_if_refused(report.refused, app.settings)
+    return report

@@ -16,8 +16,9 @@ from datetime import datetime
 
 from integrations.slack_format import escape_block
 from jobs.app import App
-from jobs.apply.drain import DrainReport, drain
+from jobs.apply.drain import DrainReport
 from jobs.plan import ChannelPost, Effect, fingerprint
+from jobs.refused import drain_for
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def tell(app: App, notices: Sequence[Notice], now: datetime, say: Callable[[str]
     effects = list({e.key: e for e in (_effect(app, n) for n in notices)}.values())
     app.queue.enqueue(effects, now, JOB)
     keys = {e.key for e in effects}
-    report = drain(app.queue, app.executors(), app.now, say, lambda q: q.effect.key in keys)
+    report = drain_for(app, say, lambda q: q.effect.key in keys)
     for why in report.failed.values():
         log.warning("the managers' channel could not be told: %s", why)
     return report

@@ -30,11 +30,11 @@ from bases.schema import base as base_def
 from integrations.airtable import AirtableError, BudgetExhausted
 from integrations.http import scrub
 from jobs.app import App
-from jobs.apply.drain import NOT_DONE, DrainReport, Select, drain
+from jobs.apply.drain import NOT_DONE, DrainReport
 from jobs.apply.queue import Queued
 from jobs.messages.partner import BaseFull
 from jobs.plan import CellUpdate, ChannelPost, Effect, JobOutcome, Plan, RecordCreate, RecordRef, Status, fingerprint
-from jobs.refused import SettingRefused, refused_setting, stop_if_refused
+from jobs.refused import SettingRefused, drain_for, stop_if_refused
 from jobs.schedule import notices, trust
 
 log = logging.getLogger(__name__)
@@ -187,17 +187,6 @@ def _guarded(app: App, job: Runnable, now: datetime, cycle: Cycle, say: Progress
         why = scrub(f"{type(exc).__name__}: {exc}", app.settings.secrets())
         cycle.blocked[job.name] = why
         return JobOutcome(job.name, Status.FAILED, reason=why, failures=[why])
-
-
-def drain_for(app: App, say: Progress, select: Select) -> DrainReport:
-    """Drain what ``select`` picks; a rejected token or unknown base met on the way stops the
-    run (exit 2, with the fix) and leaves the effect that met it queued for after the fix."""
-    report = drain(
-        app.queue, app.executors(), app.now, say, select, lambda e: refused_setting(e, app.settings) is not None
-    )
-    if report.refused is not None:
-        stop_if_refused(report.refused, app.settings)
-    return report
 
 
 def apply_plan(app: App, job: str, plan: Plan, now: datetime, say: Progress, leftovers: DrainReport) -> JobOutcome:
